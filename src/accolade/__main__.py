@@ -1,0 +1,3 @@
+from accolade.cli import main
+
+main()

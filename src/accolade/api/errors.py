@@ -1,0 +1,120 @@
+"""The one error envelope: `{"error": {"code", "message", "details"}}` for every failure."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from accolade.domain.errors import DomainError
+
+log = logging.getLogger("accolade.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "request")
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(400, "malformed_json", "the request body is not valid JSON")
+    details = [
+        {"field": _field_path(tuple(error.get("loc", ()))), "message": error.get("msg", "")}
+        for error in errors
+    ]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+    return error_response(422, "validation_error", f"invalid request: {summary}", details)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # The contract allows no 405: a method a path does not take is "no such endpoint".
+        allowed = headers.get("Allow", "")
+        return error_response(
+            404,
+            "method_not_allowed",
+            f"this path does not take that method (it takes: {allowed or 'none'})",
+            {"allow": [m.strip() for m in allowed.split(",") if m.strip()]},
+            headers,
+        )
+    status = exc.status_code if exc.status_code in _HTTP_CODES else 400
+    message = exc.detail if isinstance(exc.detail, str) else "bad request"
+    if status == 404 and message == "Not Found":
+        message = "no such endpoint"
+    unparsable = _unparsable_body(exc)
+    if unparsable is not None:
+        return error_response(400, "malformed_json", unparsable)
+    details = getattr(exc, "details", None)  # e.g. the body limit's {"maxBytes": ...}
+    return error_response(status, _HTTP_CODES[status], message, details, headers or None)
+
+
+def _unparsable_body(exc: StarletteHTTPException) -> str | None:
+    """Why FastAPI could not parse a JSON body, when that is what this 400 is about.
+
+    FastAPI answers a plain syntax error with a RequestValidationError (`json_invalid`), but a
+    body that is not UTF-8, nests deeper than the parser's recursion limit or holds an integer
+    too long to convert becomes a bare 400 with the parser's exception as its cause.
+    """
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, RecursionError):
+        return "the request body is not valid JSON: it is nested too deeply to parse"
+    if isinstance(cause, UnicodeDecodeError):
+        return "the request body is not valid JSON: it is not UTF-8 text"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "the request body is not valid JSON: it holds an integer too long to read"
+    if isinstance(cause, ValueError):
+        return "the request body could not be parsed as JSON"
+    return None
+
+
+async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    log.info("constraint clash: %s", exc)
+    return error_response(409, "conflict", "this clashes with an existing record", None)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(500, "internal", "something went wrong on our side; it is logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,177 @@
+"""The `accolade` command: serve, migrate, token."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from accolade import __version__
+from accolade.auth import issue_token
+from accolade.config import Settings
+from accolade.domain.identity import Role
+from accolade.services import instance
+from accolade.storage import migrate as migrations
+from accolade.storage.database import Database
+
+app = typer.Typer(
+    help="Accolade: achievements, XP, streaks, leaderboards and live celebrations.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DEV_TOKEN_TTL_S = 7 * 24 * 3600
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="sqlite:///path.db or postgresql://user@host:5432/db "
+        "[default: $ACCOLADE_DATABASE_URL or sqlite:///./accolade.db]",
+        show_default=False,
+    ),
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            err.print(f"[red]configuration error[/red] ACCOLADE_{field.upper()}: {error['msg']}")
+        raise typer.Exit(2) from exc
+
+
+def _database(settings: Settings) -> Database:
+    return Database(settings.database, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+async def _prepare(settings: Settings) -> tuple[str | None, str | None, str]:
+    """Migrate and resolve the secret; returns (revision before, after, secret)."""
+    database = _database(settings)
+    try:
+        before, after = await migrations.upgrade(database)
+        secret = await instance.jwt_secret(database, settings.jwt_secret)
+    finally:
+        await database.dispose()
+    return before, after, secret
+
+
+def _fail_on_database(settings: Settings, exc: Exception) -> typer.Exit:
+    err.print(f"[red]cannot use the database[/red] {settings.database.redacted()}: {exc}")
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Interface to bind [default: $ACCOLADE_HOST or 127.0.0.1]", show_default=False
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port to listen on [default: $ACCOLADE_PORT or 5000]", show_default=False
+        ),
+    ] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Run the service: REST API, docs and health on one port. Migrates the database first."""
+    import uvicorn
+
+    from accolade.app import create_app
+
+    settings = _settings(host=host, port=port, database_url=database_url)
+    try:
+        before, after, secret = asyncio.run(_prepare(settings))
+    except Exception as exc:
+        raise _fail_on_database(settings, exc) from exc
+
+    base = f"http://{settings.host}:{settings.port}"
+    table = Table.grid(padding=(0, 2))
+    table.add_row("API docs", f"{base}/docs")
+    table.add_row("Health", f"{base}/health")
+    table.add_row("Database", settings.database.redacted())
+    if before != after:
+        table.add_row("Migrated", f"{before or 'empty'} → {after}")
+    token = issue_token(secret, "dev-admin", Role.ADMIN, DEV_TOKEN_TTL_S)
+    out.print(Panel(table, title=f"Accolade {__version__}", expand=False))
+    out.print("Development admin token (7 days; make others with `accolade token`):")
+    out.print(token, soft_wrap=True, highlight=False)
+    sys.stdout.flush()
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def migrate(database_url: DatabaseUrlOption = None) -> None:
+    """Bring the database to the newest schema (serve does this by itself)."""
+    settings = _settings(database_url=database_url)
+
+    async def run() -> tuple[str | None, str | None]:
+        database = _database(settings)
+        try:
+            return await migrations.upgrade(database)
+        finally:
+            await database.dispose()
+
+    try:
+        before, after = asyncio.run(run())
+    except Exception as exc:
+        raise _fail_on_database(settings, exc) from exc
+    if before == after:
+        out.print(f"{settings.database.redacted()} is up to date (revision {after}).")
+    else:
+        out.print(f"Migrated {settings.database.redacted()}: {before or 'empty'} → {after}.")
+
+
+@app.command()
+def token(
+    sub: Annotated[
+        str, typer.Option("--sub", help="Subject: the user id (any id for service/admin).")
+    ],
+    role: Annotated[Role, typer.Option(help="What the token may do.")] = Role.USER,
+    ttl: Annotated[
+        int,
+        typer.Option(help="Lifetime in seconds; 0 for a token that never expires.", min=0),
+    ] = 86_400,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Print a signed JWT for SUB with ROLE (admin, service, user, display).
+
+    Signed with $ACCOLADE_JWT_SECRET, or with the secret generated and kept in the database.
+    Only the token goes to standard output, so `TOKEN=$(accolade token --sub 42)` works.
+    """
+    if not sub.strip():
+        err.print("[red]--sub must not be empty[/red]")
+        raise typer.Exit(2)
+    settings = _settings(database_url=database_url)
+    if settings.jwt_secret:
+        secret = settings.jwt_secret
+    else:
+        try:
+            _, _, secret = asyncio.run(_prepare(settings))
+        except Exception as exc:
+            raise _fail_on_database(settings, exc) from exc
+    print(issue_token(secret, sub, role, ttl or None))
+
+
+def main() -> None:
+    app()

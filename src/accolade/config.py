@@ -1,0 +1,60 @@
+"""Settings: environment variables `ACCOLADE_*` and a `.env` file. Nothing else lives here."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from accolade.storage.urls import DatabaseUrl, parse_database_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ACCOLADE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    host: str = Field("127.0.0.1", description="Interface `accolade serve` binds to.")
+    port: int = Field(5000, ge=1, le=65535, description="TCP port `accolade serve` listens on.")
+    database_url: str = Field(
+        "sqlite:///./accolade.db",
+        description="`sqlite:///path/to.db` or `postgresql://user@host:5432/db`.",
+    )
+    redis_url: str | None = Field(None, description="Set = multi-node mode (Redis fan-out).")
+    jwt_secret: str | None = Field(
+        None,
+        description="HS256 secret for tokens. Unset: generated once and kept in the database.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS, comma-separated."
+    )
+    public_display: bool = Field(True, description="Anonymous clients may join public rooms.")
+    demo: bool = Field(False, description="Run the simulated demo team.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
+    db_pool_size: int = Field(10, ge=1, description="PostgreSQL connection pool size.")
+    db_pool_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections under load.")
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="How long SQLite waits for a lock.")
+    log_level: str = Field("info", description="uvicorn log level.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        parse_database_url(value)  # raises ValueError with a clear message
+        return value
+
+    @cached_property
+    def database(self) -> DatabaseUrl:
+        return parse_database_url(self.database_url)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        return self.database.sqlite_path

@@ -1,0 +1,143 @@
+"""Tables. The schema's history lives in `migrations/`; this module mirrors its head."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """timestamptz on PostgreSQL; on SQLite (no time zones) stored as UTC, read back aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class User(Timestamped, Base):
+    """A user of the host application. `user_key` is its id as text; `key_is_int` its JSON type."""
+
+    __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_key: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    key_is_int: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    user_name: Mapped[str | None] = mapped_column(String(255))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+
+    @property
+    def external_id(self) -> int | str:
+        return int(self.user_key) if self.key_is_int else self.user_key
+
+
+class Achievement(Timestamped, Base):
+    """Seed 004's definition (id, name, description) carrying seed 002's rich fields."""
+
+    __tablename__ = "achievements"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(20), nullable=False, default="MILESTONE")
+    category: Mapped[str | None] = mapped_column(String(100))
+    points: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    icon: Mapped[str | None] = mapped_column(String(255))
+    rarity: Mapped[str] = mapped_column(String(20), nullable=False, default="common")
+    secret: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    requirements: Mapped[list[dict[str, Any]]] = mapped_column(
+        JsonType, nullable=False, default=list
+    )
+    rewards: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, nullable=False, default=list)
+    is_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    meta: Mapped[Any] = mapped_column("metadata", JsonType, nullable=False, default=dict)
+
+
+class UserAchievement(Timestamped, Base):
+    """One row per user and achievement: progress in `metadata`; unlocked once `unlocked_at` set."""
+
+    __tablename__ = "user_achievements"
+    __table_args__ = (
+        UniqueConstraint(
+            "user_id", "achievement_id", name="user_achievements_user_achievement_idx"
+        ),
+        Index("user_achievements_unlocked_at_idx", "unlocked_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    achievement_id: Mapped[int] = mapped_column(
+        ForeignKey("achievements.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    unlocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    meta: Mapped[Any] = mapped_column("metadata", JsonType, nullable=True, default=dict)
+
+
+class InstanceSetting(Base):
+    """Values the instance makes for itself once (the generated JWT secret) and all nodes share."""
+
+    __tablename__ = "instance_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

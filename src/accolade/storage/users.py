@@ -1,0 +1,56 @@
+"""Users repository."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accolade.domain.identity import UserId, user_key
+from accolade.storage.models import User, utcnow
+from accolade.storage.upsert import insert_for
+
+
+async def get(session: AsyncSession, user_id: UserId) -> User | None:
+    result = await session.execute(select(User).where(User.user_key == user_key(user_id)))
+    return result.scalar_one_or_none()
+
+
+async def ensure(
+    session: AsyncSession,
+    user_id: UserId,
+    user_name: str | None = None,
+    time_zone: str | None = None,
+) -> tuple[User, bool]:
+    """The user, created on first sight (race-free: concurrent first sights make one row).
+
+    Returns (user, created). A given name or time zone updates an existing user.
+    """
+    now = utcnow()
+    insert = (
+        insert_for(session, User)
+        .values(
+            user_key=user_key(user_id),
+            key_is_int=isinstance(user_id, int),
+            user_name=user_name,
+            time_zone=time_zone,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["user_key"])
+        .returning(User.id)
+    )
+    created = (await session.execute(insert)).scalar_one_or_none() is not None
+    user = await get(session, user_id)
+    assert user is not None  # inserted above or already there; rows are never deleted mid-call
+    if not created:
+        if user_name is not None and user.user_name != user_name:
+            user.user_name = user_name
+        if time_zone is not None and user.time_zone != time_zone:
+            user.time_zone = time_zone
+        await session.flush()
+    return user, created
+
+
+async def delete(session: AsyncSession, user: User) -> None:
+    await session.delete(user)
+    await session.flush()

@@ -1,0 +1,135 @@
+"""Fixtures: the same suite on SQLite and on PostgreSQL, through the real HTTP app.
+
+PostgreSQL comes from ACCOLADE_TEST_DATABASE_URL (default: the local server). When it cannot be
+reached the PostgreSQL half skips with the reason, unless ACCOLADE_REQUIRE_SERVICES=1 (CI).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from accolade.app import create_app
+from accolade.auth import issue_token
+from accolade.config import Settings
+from accolade.domain.identity import Role
+from accolade.storage.models import Base
+
+TEST_SECRET = "test-secret-" + "x" * 40
+REQUIRE_SERVICES = os.environ.get("ACCOLADE_REQUIRE_SERVICES") == "1"
+PG_SERVER_URL = os.environ.get(
+    "ACCOLADE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail when the services are required (CI)."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"ACCOLADE_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for this test run, dropped at the end."""
+    try:
+        admin = await asyncpg.connect(_asyncpg_dsn(PG_SERVER_URL), timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        unavailable(f"PostgreSQL at {PG_SERVER_URL} is unreachable: {exc}")
+    name = f"accolade_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = PG_SERVER_URL.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'accolade.db'}"
+    url: str = request.getfixturevalue("postgres_url")  # only PostgreSQL tests need the server
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, jwt_secret=TEST_SECRET, _env_file=None)  # type: ignore[call-arg]
+
+
+async def _empty_tables(app: FastAPI) -> None:
+    database = app.state.services.database
+    if database.dialect != "postgresql":
+        return  # each SQLite test has a file of its own
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    async with database.transaction() as session:
+        await session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        await _empty_tables(application)
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://accolade.test") as c:
+        yield c
+
+
+TokenFactory = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def auth() -> TokenFactory:
+    """`auth("42", "user")` -> the Authorization header of a token for that subject and role."""
+
+    def make(
+        subject: str = "admin", role: str = "admin", ttl_s: int | None = 3600
+    ) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(TEST_SECRET, subject, Role(role), ttl_s)}"}
+
+    return make
+
+
+@pytest.fixture
+def admin(auth: TokenFactory) -> dict[str, str]:
+    return auth("admin", "admin")
+
+
+@pytest.fixture
+def service(auth: TokenFactory) -> dict[str, str]:
+    return auth("host-app", "service")
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    yield port

@@ -1,0 +1,190 @@
+"""The `accolade` command, run as a user runs it: a real process, a real port."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+ACCOLADE = [sys.executable, "-m", "accolade"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCOLADE_")}
+    env.update(extra)
+    return env
+
+
+def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ACCOLADE, *args],
+        cwd=cwd,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@contextmanager
+def serving(cwd: Path, port: int, *args: str) -> Iterator[tuple[str, list[str]]]:
+    """`accolade serve` on `port`; yields (base URL, the lines it printed before it was ready)."""
+    process = subprocess.Popen(
+        [*ACCOLADE, "serve", "--port", str(port), *args],
+        cwd=cwd,
+        env=clean_env(COLUMNS="200"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                raise AssertionError("accolade serve exited:\n" + "".join(lines))
+            lines.append(line)
+            if "Uvicorn running" in line or "Application startup complete" in line:
+                break
+        httpx.get(f"{base}/health", timeout=5).raise_for_status()
+        yield base, lines
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def printed_token(lines: list[str]) -> str:
+    tokens = [line.strip() for line in lines if line.strip().startswith("eyJ")]
+    assert tokens, "serve printed no token:\n" + "".join(lines)
+    return tokens[0]
+
+
+def test_help_explains_each_command_and_option(tmp_path):
+    top = run("--help", cwd=tmp_path)
+    assert top.returncode == 0
+    for command in ("serve", "migrate", "token"):
+        assert command in top.stdout
+    serve = run("serve", "--help", cwd=tmp_path, COLUMNS="200").stdout
+    for option in ("--host", "--port", "--database-url"):
+        assert option in serve
+    token = run("token", "--help", cwd=tmp_path, COLUMNS="200").stdout
+    for option in ("--sub", "--role", "--ttl"):
+        assert option in token
+
+
+def test_token_prints_only_a_signed_jwt(tmp_path):
+    result = run(
+        "token",
+        "--sub",
+        "42",
+        "--role",
+        "service",
+        "--ttl",
+        "60",
+        cwd=tmp_path,
+        ACCOLADE_JWT_SECRET="s" * 40,
+    )
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), "s" * 40, algorithms=["HS256"])
+    assert claims["sub"] == "42"
+    assert claims["role"] == "service"
+    assert 50 <= claims["exp"] - claims["iat"] <= 70
+
+
+def test_token_with_ttl_zero_never_expires(tmp_path):
+    result = run("token", "--sub", "7", "--ttl", "0", cwd=tmp_path, ACCOLADE_JWT_SECRET="s" * 40)
+    claims = jwt.decode(result.stdout.strip(), "s" * 40, algorithms=["HS256"])
+    assert "exp" not in claims
+    assert claims["role"] == "user"
+
+
+def test_token_refuses_an_unknown_role(tmp_path):
+    result = run(
+        "token", "--sub", "7", "--role", "root", cwd=tmp_path, ACCOLADE_JWT_SECRET="s" * 40
+    )
+    assert result.returncode == 2
+    assert "root" in result.stderr
+
+
+def test_bad_database_url_is_a_clear_error(tmp_path):
+    result = run("migrate", "--database-url", "mysql://x@y/z", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unsupported database" in result.stderr
+
+
+def test_migrate_then_again_is_up_to_date(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    first = run("migrate", "--database-url", url, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Migrated" in first.stdout
+    second = run("migrate", "--database-url", url, cwd=tmp_path)
+    assert "up to date" in second.stdout
+
+
+def test_migrate_brings_postgres_up_to_date(tmp_path, postgres_url):
+    result = run("migrate", "--database-url", postgres_url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout or "Migrated" in result.stdout
+
+
+@pytest.mark.live
+def test_serve_on_a_fresh_directory_answers_with_its_printed_token(tmp_path, free_port):
+    with serving(tmp_path, free_port) as (base, lines):
+        output = "".join(lines)
+        assert f"{base}/docs" in output
+        assert (tmp_path / "accolade.db").exists()
+        token = printed_token(lines)
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(
+            f"{base}/api/users/achievements/definitions", json={"name": "Worker I"}, headers=headers
+        )
+        assert created.status_code == 201
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert "/api/users/achievements/progress" in httpx.get(f"{base}/openapi.json").text
+        assert "accolade_http_requests_total" in httpx.get(f"{base}/metrics").text
+
+
+@pytest.mark.live
+def test_generated_secret_survives_a_restart(tmp_path, free_port):
+    with serving(tmp_path, free_port) as (_, lines):
+        token = printed_token(lines)
+    # Not guessable: it is not a fixed default, and a restart keeps it.
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, "change-me-" * 4, algorithms=["HS256"])
+    cli_token = run("token", "--sub", "1", "--role", "admin", cwd=tmp_path).stdout.strip()
+    with serving(tmp_path, free_port) as (base, _):
+        for t in (token, cli_token):
+            response = httpx.get(
+                f"{base}/api/users/achievements/definitions",
+                headers={"Authorization": f"Bearer {t}"},
+            )
+            assert response.status_code == 200, response.text
+
+
+def test_each_instance_generates_its_own_long_secret(tmp_path):
+    secrets = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        assert run("token", "--sub", "1", cwd=tmp_path / name).returncode == 0
+        with sqlite3.connect(tmp_path / name / "accolade.db") as db:
+            (value,) = db.execute(
+                "SELECT value FROM instance_settings WHERE key='jwt_secret'"
+            ).fetchone()
+        secrets.append(value)
+    assert secrets[0] != secrets[1]
+    assert all(len(secret) >= 48 for secret in secrets)
