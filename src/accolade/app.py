@@ -6,18 +6,30 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
-from accolade import __version__
+from accolade import __version__, bus
 from accolade.api import errors
 from accolade.api.deps import Services
 from accolade.api.middleware import BodyLimit, RequestMetrics
-from accolade.api.routes import achievements, definitions, health, users
+from accolade.api.routes import achievements, admin, definitions, health, history, users
+from accolade.auth import read_token
+from accolade.bus.relay import Relay
 from accolade.config import Settings
+from accolade.domain.identity import Principal
+from accolade.realtime.gateway import Gateway
+from accolade.realtime.history import History
+from accolade.realtime.registry import Registry
+from accolade.realtime.socketio_server import Context, build_server
+from accolade.realtime.websocket_server import PlainWebSockets
 from accolade.services import instance
 from accolade.services.achievements import AchievementService
+from accolade.services.broadcaster import Broadcaster
+from accolade.services.notifications import NotificationService
 from accolade.services.users import UserService
 from accolade.storage import migrate
 from accolade.storage.database import Database
@@ -31,35 +43,77 @@ leaderboards, contests, quests and rewards, and celebrates them live.
 Authenticate with `Authorization: Bearer <token>`; make a token with
 `accolade token --sub ID --role admin|service|user|display`.
 Every error is `{"error": {"code", "message", "details"}}`.
+
+Real time: Socket.IO at `/socket.io` (namespaces `/leaderboard`, `/training`, `/`) and plain
+WebSocket at `/leaderboard`, `/training` and `/game-events`.
 """
 
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
-    """The ASGI application. Resources (database, secret) are opened in its lifespan."""
+    """The HTTP application (REST and plain WebSocket). `app.state.asgi` adds Socket.IO in front.
+
+    Nothing connects here; the lifespan migrates, resolves the secret and starts the relay.
+    """
     settings = settings or Settings()
+    database = Database(
+        settings.database,
+        pool_size=settings.db_pool_size,
+        pool_overflow=settings.db_pool_overflow,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+    message_bus = bus.from_url(settings.redis_url)
+    relay = Relay(database, message_bus, poll_interval_s=settings.relay_poll_interval_s)
+    database.after_outbox_commit = relay.kick
+    history_store = History(database)
+    gateway = Gateway(history_store)
+    registry = Registry(database, flush_interval_s=settings.session_flush_interval_s)
+    broadcaster = Broadcaster()
+    notifications = NotificationService(database)
+    secret: dict[str, str] = {}  # filled by the lifespan, read by token checks
+
+    def token_reader(token: str) -> Principal:
+        return read_token(secret["jwt"], token)
+
+    sio = build_server(
+        Context(
+            gateway,
+            registry,
+            token_reader,
+            settings.public_display,
+            notifications=notifications.mark_read_from_socket,
+        ),
+        settings.cors_origins,
+    )
+    plain = PlainWebSockets(gateway, registry, token_reader, settings.public_display)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(
-            settings.database,
-            pool_size=settings.db_pool_size,
-            pool_overflow=settings.db_pool_overflow,
-            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        )
         try:
             if run_migrations:
                 before, after = await migrate.upgrade(database)
                 if before != after:
                     log.info("database migrated from %s to %s", before or "empty", after)
+            secret["jwt"] = await instance.jwt_secret(database, settings.jwt_secret)
             app.state.services = Services(
                 settings=settings,
                 database=database,
-                jwt_secret=await instance.jwt_secret(database, settings.jwt_secret),
+                jwt_secret=secret["jwt"],
                 users=UserService(database),
-                achievements=AchievementService(database),
+                achievements=AchievementService(database, broadcaster),
+                notifications=notifications,
+                history=history_store,
+                registry=registry,
+                gateway=gateway,
+                relay=relay,
             )
+            await message_bus.start(gateway.on_bus_message)
+            await registry.start()
+            await relay.start()
             yield
         finally:
+            await relay.stop()
+            await registry.stop()
+            await message_bus.close()
             await database.dispose()
 
     app = FastAPI(
@@ -72,8 +126,16 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     app.state.metrics = CollectorRegistry()
     errors.install(app)
-    for router in (health.router, users.router, definitions.router, achievements.router):
+    for router in (
+        health.router,
+        users.router,
+        definitions.router,
+        achievements.router,
+        admin.router,
+        history.router,
+    ):
         app.include_router(router)
+    app.router.routes.extend(plain.routes())
     # Outermost last: the body limit sees the request first.
     app.add_middleware(RequestMetrics, registry=app.state.metrics)
     if settings.cors_origins:
@@ -84,4 +146,12 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             allow_headers=["*"],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.state.asgi = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    app.state.sio = sio
     return app
+
+
+def create_asgi(settings: Settings | None = None) -> ASGIApp:
+    """Everything on one port: Socket.IO at /socket.io, the rest by the HTTP application."""
+    asgi: ASGIApp = create_app(settings).state.asgi
+    return asgi

@@ -86,13 +86,22 @@ def serve(
         ),
     ] = None,
     database_url: DatabaseUrlOption = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            "--redis-url",
+            help="redis://host:6379/0 to fan out between nodes (several `accolade serve` on one "
+            "PostgreSQL) [default: $ACCOLADE_REDIS_URL, unset: one node]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the service: REST API, docs and health on one port. Migrates the database first."""
+    """Run the service: REST, Socket.IO, WebSocket and docs on one port. Migrates first."""
     import uvicorn
 
-    from accolade.app import create_app
+    from accolade.app import create_asgi
 
-    settings = _settings(host=host, port=port, database_url=database_url)
+    settings = _settings(host=host, port=port, database_url=database_url, redis_url=redis_url)
     try:
         before, after, secret = asyncio.run(_prepare(settings))
     except Exception as exc:
@@ -102,7 +111,12 @@ def serve(
     table = Table.grid(padding=(0, 2))
     table.add_row("API docs", f"{base}/docs")
     table.add_row("Health", f"{base}/health")
+    table.add_row("Socket.IO", f"{base}/socket.io  (namespaces /leaderboard, /training, /)")
+    table.add_row(
+        "WebSocket", f"ws://{settings.host}:{settings.port}/leaderboard, /training, /game-events"
+    )
     table.add_row("Database", settings.database.redacted())
+    table.add_row("Fan-out", f"Redis {settings.redis_url}" if settings.redis_url else "in-process")
     if before != after:
         table.add_row("Migrated", f"{before or 'empty'} → {after}")
     token = issue_token(secret, "dev-admin", Role.ADMIN, DEV_TOKEN_TTL_S)
@@ -112,7 +126,7 @@ def serve(
     sys.stdout.flush()
 
     uvicorn.run(
-        create_app(settings),
+        create_asgi(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

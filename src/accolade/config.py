@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     db_pool_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections under load.")
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="How long SQLite waits for a lock.")
     log_level: str = Field("info", description="uvicorn log level.")
+    history_retention_s: int = Field(
+        7 * 24 * 3600, ge=60, description="How long room events are kept for catch-up."
+    )
+    relay_poll_interval_s: float = Field(
+        1.0, gt=0, description="How often each node looks for unpublished room events."
+    )
+    session_flush_interval_s: float = Field(
+        5.0, gt=0, description="How often live connections are written for the admin view."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

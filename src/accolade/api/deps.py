@@ -9,10 +9,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from accolade.auth import read_token
+from accolade.bus.relay import Relay
 from accolade.config import Settings
 from accolade.domain.errors import Unauthorized
 from accolade.domain.identity import Principal, Role
+from accolade.realtime.gateway import Gateway
+from accolade.realtime.history import History
+from accolade.realtime.registry import Registry
 from accolade.services.achievements import AchievementService
+from accolade.services.notifications import NotificationService
 from accolade.services.users import UserService
 from accolade.storage.database import Database
 
@@ -26,6 +31,11 @@ class Services:
     jwt_secret: str
     users: UserService
     achievements: AchievementService
+    notifications: NotificationService
+    history: History
+    registry: Registry
+    gateway: Gateway
+    relay: Relay
 
 
 def get_services(request: Request) -> Services:

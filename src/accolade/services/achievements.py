@@ -9,6 +9,7 @@ from typing import Any
 
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
+from accolade.services.broadcaster import Broadcaster
 from accolade.storage import achievements as repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
@@ -43,8 +44,9 @@ class Progress:
 
 
 class AchievementService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, broadcaster: Broadcaster) -> None:
         self.database = database
+        self.broadcaster = broadcaster
 
     # --- definitions ---------------------------------------------------------------------------
 
@@ -121,12 +123,23 @@ class AchievementService:
             return Progress.of(row, user.external_id)
 
     async def unlock(self, user_id: UserId, achievement_id: int) -> Progress:
-        """Mark unlocked now; unlocking again keeps the first unlock time."""
+        """Mark unlocked now and celebrate it; unlocking again keeps the first time, quietly."""
         async with self.database.transaction() as session:
-            if await repo.get(session, achievement_id) is None:
+            achievement = await repo.get(session, achievement_id)
+            if achievement is None:
                 raise NotFound(f"no achievement {achievement_id}")
             user, _ = await users_repo.ensure(session, user_id)
-            row = await repo.upsert_progress(session, user, achievement_id, unlocked_at=utcnow())
+            now = utcnow()
+            row = await repo.upsert_progress(session, user, achievement_id, unlocked_at=now)
+            if row.unlocked_at == now:  # this call unlocked it
+                await self.broadcaster.badge(
+                    session,
+                    user,
+                    achievement.name,
+                    achievement.description or "",
+                    icon=achievement.icon,
+                    rarity=achievement.rarity,
+                )
             return Progress.of(row, user.external_id)
 
     async def get_progress(self, user_id: UserId, achievement_id: int) -> Progress | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from accolade.storage.urls import DatabaseUrl
+
+# Set in `session.info` by whoever adds room events, so the commit wakes the relay.
+OUTBOX_WRITTEN = "accolade.outbox_written"
 
 
 class Database:
@@ -32,6 +35,8 @@ class Database:
         self.url = url
         self.engine = _create_engine(url, pool_size, pool_overflow, sqlite_busy_timeout_ms)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Called after a commit that wrote room events (the outbox): the relay's kick.
+        self.after_outbox_commit: Callable[[], None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -40,8 +45,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed when the block ends, rolled back on error."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        async with self._sessions() as session:
+            async with session.begin():
+                yield session
+            if session.info.pop(OUTBOX_WRITTEN, False) and self.after_outbox_commit is not None:
+                self.after_outbox_commit()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

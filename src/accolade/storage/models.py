@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -141,3 +143,84 @@ class InstanceSetting(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class RoomEvent(Base):
+    """An event for a room, and the outbox: written in the command's transaction with `seq` NULL.
+
+    The relay gives each row its public, catch-up id `seq` in commit order (serialised across
+    nodes), then publishes it. Rows stay for catch-up and recent history until pruned.
+    """
+
+    __tablename__ = "room_events"
+    __table_args__ = (
+        Index("ix_room_events_room_seq", "room", "seq"),
+        Index(
+            "ix_room_events_pending",
+            "id",
+            sqlite_where=text("seq IS NULL"),
+            postgresql_where=text("seq IS NULL"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    room: Mapped[str] = mapped_column(String(300), nullable=False)
+    # NULL: every namespace that carries `event`; set: only that namespace (admin broadcast).
+    namespace: Mapped[str | None] = mapped_column(String(50))
+    event: Mapped[str] = mapped_column(String(100), nullable=False)
+    payload: Mapped[Any] = mapped_column(JsonType, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class CelebrationRecord(Base):
+    """A celebration as shown: the feed, TV replays and the source of its notification."""
+
+    __tablename__ = "celebrations"
+    __table_args__ = (
+        Index("ix_celebrations_user_id_id", "user_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    achievement_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    icon: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[Any] = mapped_column(JsonType, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_user_id_id", "user_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    type: Mapped[str] = mapped_column(String(50), nullable=False)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    data: Mapped[Any] = mapped_column(JsonType, nullable=False, default=dict)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class WebsocketSession(Base):
+    """Seed 003's websocket_session: one row per live connection, kept fresh by heartbeats."""
+
+    __tablename__ = "websocket_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    namespace: Mapped[str] = mapped_column(String(50), nullable=False)
+    transport: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_key: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(20))
+    rooms: Mapped[list[str]] = mapped_column(JsonType, nullable=False, default=list)
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    last_heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,0 +1,48 @@
+"""`/api/admin`: live connections and broadcasts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, status
+from pydantic import Field, StringConstraints
+
+from accolade.api.deps import Admin, ServicesDep
+from accolade.api.schemas import JsonObject, Schema
+from accolade.services.admin import AdminService
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+Namespace = Annotated[str, StringConstraints(pattern=r"^/(leaderboard|training|game-events)?$")]
+RoomName = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"^[^\x00]+$")]
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]+$")]
+
+
+class BroadcastIn(Schema):
+    namespace: Namespace = Field(description="`/leaderboard`, `/training`, `/` or `/game-events`")
+    room: RoomName
+    event: EventName
+    data: JsonObject = Field(default_factory=dict)
+    repeat: Annotated[int, Field(ge=1, le=10_000)] = 1
+
+
+class BroadcastOut(Schema):
+    queued: int
+
+
+@router.get("/connections", summary="Live connections of every node, by namespace and room")
+async def connections(services: ServicesDep, _: Admin) -> dict[str, Any]:
+    return await services.registry.summary()
+
+
+@router.post(
+    "/broadcast",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BroadcastOut,
+    summary="Send `repeat` copies of an event to a room (each with `seq` and `sentAt` in data)",
+)
+async def broadcast(body: BroadcastIn, services: ServicesDep, _: Admin) -> BroadcastOut:
+    queued = await AdminService(services.database).broadcast(
+        body.namespace, body.room, body.event, body.data, body.repeat
+    )
+    return BroadcastOut(queued=queued)

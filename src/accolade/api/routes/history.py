@@ -1,0 +1,46 @@
+"""`/api/rooms/{room}/events`: a room's recent events, for screens that reload their state."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from accolade.api.deps import CurrentPrincipal, ServicesDep
+from accolade.domain.errors import Forbidden
+from accolade.domain.identity import Role
+
+router = APIRouter(prefix="/api/rooms", tags=["real time"])
+
+PUBLIC_ROOM_PREFIXES = ("tv-display", "contest:", "problem:")
+
+
+@router.get(
+    "/{room}/events",
+    summary="A room's events after `since` (oldest first), or its newest `limit` events",
+)
+async def room_events(
+    room: Annotated[str, Path(min_length=1, max_length=300, pattern=r"^[^\x00]+$")],
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    since: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    if not room.startswith(PUBLIC_ROOM_PREFIXES) and not principal.is_privileged:
+        owner = room.removeprefix("user:") if room.startswith("user:") else None
+        if owner is None or principal.role is not Role.USER or principal.subject != owner:
+            raise Forbidden("this token may read only public rooms and its own user room")
+    if since is None:
+        messages = await services.history.recent(room, limit)
+        recovered = True
+    else:
+        catch_up = await services.history.since(room, since)
+        messages, recovered = catch_up.messages[:limit], catch_up.recovered
+    return {
+        "room": room,
+        "recovered": recovered,
+        "events": [
+            {"id": m.seq, "type": m.event, "data": m.data(), "timestamp": m.timestamp}
+            for m in messages
+        ],
+    }

@@ -1,0 +1,62 @@
+"""Redis pub/sub between nodes: every node subscribes to one channel and handles what arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import redis.asyncio as aioredis
+
+from accolade.bus.base import MessageHandler
+
+log = logging.getLogger("accolade.bus")
+CHANNEL = "accolade:room-events"
+
+
+class RedisBus:
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+        self.url = url
+        self.channel = channel
+        self._client: aioredis.Redis = aioredis.Redis.from_url(url)
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self, handler: MessageHandler) -> None:
+        await self._client.ping()  # fail start-up loudly if Redis is not there
+        self._listener = asyncio.create_task(self._listen(handler), name="redis-bus-listener")
+        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+
+    async def _listen(self, handler: MessageHandler) -> None:
+        # Reconnects with backoff: a Redis restart loses in-flight messages, which catch-up by id
+        # recovers for clients; the listener itself must never die.
+        delay_s = 0.1
+        while True:
+            try:
+                async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    self._subscribed.set()
+                    delay_s = 0.1
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        try:
+                            await handler(message["data"])
+                        except Exception:
+                            log.exception("bus handler failed")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("redis bus disconnected (%s); retrying in %.1fs", exc, delay_s)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 5.0)
+
+    async def publish(self, message: bytes) -> None:
+        await self._client.publish(self.channel, message)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self._client.aclose()

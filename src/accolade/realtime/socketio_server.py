@@ -1,0 +1,284 @@
+"""Socket.IO (official v4 clients, path /socket.io): namespaces /leaderboard, /training and /.
+
+Handlers parse and authorise requests (`access`), then hand rooms to the gateway. Any refused or
+malformed request is answered with `error {code, message}`; the connection stays open.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+from accolade.bus.messages import RoomMessage
+from accolade.domain.errors import DomainError, InvalidInput, Unauthorized
+from accolade.domain.identity import Principal, Role
+from accolade.realtime import access
+from accolade.realtime.gateway import Gateway, Joined
+from accolade.realtime.namespaces import LEADERBOARD, ROOT, TRAINING, carries
+from accolade.realtime.registry import Registry, Session
+
+log = logging.getLogger("accolade.socketio")
+
+Handler = Callable[[str, Any], Awaitable[None]]
+# Engine.IO refuses larger frames; our own checks refuse oversized fields with an `error` event.
+MAX_FRAME_BYTES = 64 * 1024
+
+
+class Context:
+    """What the namespaces share: the gateway, the registry and how to read tokens."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        registry: Registry,
+        token_reader: Callable[[str], Principal],
+        public_display: bool,
+        notifications: Callable[[Principal, Any], Awaitable[dict[str, Any]]] | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.registry = registry
+        self.read_token = token_reader
+        self.public_display = public_display
+        self.mark_notification_read = notifications
+
+
+class AccoladeNamespace(socketio.AsyncNamespace):
+    """Common ground: token on connect, `join:*`/`leave:*`, errors as events."""
+
+    join_kinds: tuple[str, ...] = ()
+
+    def __init__(self, namespace: str, context: Context) -> None:
+        super().__init__(namespace)
+        self.context = context
+        self.handlers: dict[str, Handler] = {}
+        for kind in self.join_kinds:
+            self.handlers[f"join:{kind}"] = self._joiner(kind)
+            self.handlers[f"leave:{kind}"] = self._leaver(kind)
+
+    # --- connection ----------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        principal, problem = self._authenticate(auth)
+        await self.save_session(sid, {"principal": principal})
+        self.context.registry.open(
+            Session(
+                id=sid,
+                namespace=self.namespace,
+                transport="socket.io",
+                user_key=principal.subject if principal else None,
+                role=principal.role.value if principal else None,
+            )
+        )
+        if problem is not None:
+            await self._error(sid, problem)
+        elif principal is not None:
+            await self.on_authenticated(sid, principal)
+
+    async def on_authenticated(self, sid: str, principal: Principal) -> None:
+        """Hook for namespaces that put a connection somewhere by itself."""
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.context.registry.close(sid)
+
+    def _authenticate(self, auth: Any) -> tuple[Principal | None, DomainError | None]:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if token is None:
+            return None, None
+        if not isinstance(token, str) or len(token) > 8192:
+            return None, Unauthorized("`auth.token` must be a JWT string")
+        try:
+            return self.context.read_token(token), None
+        except DomainError as exc:
+            return None, exc
+
+    async def principal(self, sid: str) -> Principal | None:
+        session = await self.get_session(sid)
+        principal: Principal | None = session.get("principal")
+        return principal
+
+    # --- events --------------------------------------------------------------------------------
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0]
+        data = args[1] if len(args) > 1 else None
+        handler = self.handlers.get(event)
+        try:
+            if handler is None:
+                raise InvalidInput(f"unknown event {event[:100]!r} on {self.namespace}")
+            await handler(sid, data)
+        except DomainError as exc:
+            await self._error(sid, exc)
+        except Exception:
+            log.exception("handling %s on %s failed", event, self.namespace)
+            await self.emit(
+                "error", {"code": "internal", "message": "the server failed; it is logged"}, to=sid
+            )
+        return None
+
+    async def _error(self, sid: str, exc: DomainError) -> None:
+        await self.emit("error", {"code": exc.code, "message": exc.message}, to=sid)
+
+    def _joiner(self, kind: str) -> Handler:
+        async def join(sid: str, data: Any) -> None:
+            principal = await self.principal(sid)
+            request = access.join_request(kind, data, principal, self.context.public_display)
+            joined = await self.join_room(sid, request.room, request.since)
+            await self.emit("joined", _joined_payload(joined), to=sid)
+
+        return join
+
+    def _leaver(self, kind: str) -> Handler:
+        async def leave(sid: str, data: Any) -> None:
+            principal = await self.principal(sid)
+            request = access.join_request(kind, data, principal, True)
+            await self.leave_room(sid, request.room)
+            self.context.registry.left(sid, request.room)
+            await self.emit("left", {"room": request.room}, to=sid)
+
+        return leave
+
+    async def join_room(self, sid: str, room: str, since: int | None) -> Joined:
+        namespace = self.namespace
+
+        async def send(message: RoomMessage) -> None:
+            await self.emit(message.event, message.data(), to=sid)
+
+        def enter() -> None:
+            self.server.manager.basic_enter_room(sid, namespace, room)
+            self.context.registry.entered(sid, room)
+
+        return await self.context.gateway.join(
+            room, since, send=send, visible=lambda m: carries(namespace, m), enter=enter
+        )
+
+
+def _joined_payload(joined: Joined) -> dict[str, Any]:
+    payload: dict[str, Any] = {"room": joined.room}
+    if joined.recovered is not None:
+        payload.update(
+            recovered=joined.recovered, replayed=joined.replayed, lastEventId=joined.last_event_id
+        )
+    return payload
+
+
+class LeaderboardNamespace(AccoladeNamespace):
+    join_kinds = ("tv-display", "user", "team", "contest")
+
+
+class TrainingNamespace(AccoladeNamespace):
+    join_kinds = ("user",)
+
+
+class RootNamespace(AccoladeNamespace):
+    """Seed 003's clients: a token is required; the user's own events arrive without joining."""
+
+    def __init__(self, namespace: str, context: Context) -> None:
+        super().__init__(namespace, context)
+        self.handlers.update(
+            {
+                "contest:subscribe": self._subscribe("contest", "contestId"),
+                "contest:unsubscribe": self._unsubscribe("contest", "contestId"),
+                "problem:subscribe": self._subscribe("problem", "problemId"),
+                "problem:unsubscribe": self._unsubscribe("problem", "problemId"),
+                "notification:read": self._notification_read,
+                "heartbeat": self._heartbeat,
+            }
+        )
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        await super().on_connect(sid, environ, auth)
+        if await self.principal(sid) is None and not (isinstance(auth, dict) and auth.get("token")):
+            await self._error(sid, Unauthorized("this namespace needs `auth: {token}`"))
+
+    async def on_authenticated(self, sid: str, principal: Principal) -> None:
+        if principal.role is Role.USER:
+            await self.join_room(sid, f"user:{principal.subject}", None)
+
+    async def _require_principal(self, sid: str) -> Principal:
+        principal = await self.principal(sid)
+        if principal is None:
+            raise Unauthorized("this namespace needs `auth: {token}`")
+        return principal
+
+    def _subscribe(self, kind: str, field: str) -> Handler:
+        async def subscribe(sid: str, data: Any) -> None:
+            principal = await self._require_principal(sid)
+            if not isinstance(data, dict):
+                raise InvalidInput(f"send `{{{field}: id}}`")
+            request = access.join_request(kind, data, principal, self.context.public_display)
+            joined = await self.join_room(sid, request.room, request.since)
+            await self.emit("joined", _joined_payload(joined), to=sid)
+
+        return subscribe
+
+    def _unsubscribe(self, kind: str, field: str) -> Handler:
+        async def unsubscribe(sid: str, data: Any) -> None:
+            principal = await self._require_principal(sid)
+            if not isinstance(data, dict):
+                raise InvalidInput(f"send `{{{field}: id}}`")
+            request = access.join_request(kind, data, principal, True)
+            await self.leave_room(sid, request.room)
+            self.context.registry.left(sid, request.room)
+            await self.emit("left", {"room": request.room}, to=sid)
+
+        return unsubscribe
+
+    async def _notification_read(self, sid: str, data: Any) -> None:
+        principal = await self._require_principal(sid)
+        if self.context.mark_notification_read is None:
+            raise InvalidInput("notifications are not available")
+        result = await self.context.mark_notification_read(principal, data)
+        await self.emit("notification:read", result, to=sid)
+
+    async def _heartbeat(self, sid: str, data: Any) -> None:
+        self.context.registry.heartbeat(sid)
+        await self.emit("heartbeat", {"ok": True}, to=sid)
+
+
+class SocketIOTransport:
+    """Room delivery for Socket.IO: the packet is encoded once per event and namespace, and
+    written to each member's Engine.IO socket in turn (no task per recipient)."""
+
+    def __init__(self, server: socketio.AsyncServer) -> None:
+        self.server = server
+
+    async def deliver(self, message: RoomMessage) -> None:
+        manager = self.server.manager
+        data: dict[str, Any] | None = None
+        for namespace in (LEADERBOARD, TRAINING, ROOT):
+            if message.room not in manager.rooms.get(namespace, {}):
+                continue
+            if not carries(namespace, message):
+                continue
+            data = data or message.data()
+            encoded = self.server.packet_class(
+                sio_packet.EVENT, namespace=namespace, data=[message.event, data]
+            ).encode()
+            frames = encoded if isinstance(encoded, list) else [encoded]
+            packets = [eio_packet.Packet(eio_packet.MESSAGE, frame) for frame in frames]
+            for _sid, eio_sid in manager.get_participants(namespace, message.room):
+                for pkt in packets:
+                    await self.server.eio.send_packet(eio_sid, pkt)
+
+
+def build_server(context: Context, cors_origins: list[str]) -> socketio.AsyncServer:
+    server = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=cors_origins or None,
+        max_http_buffer_size=MAX_FRAME_BYTES,
+        always_connect=True,
+        logger=False,
+        engineio_logger=False,
+    )
+    server.register_namespace(LeaderboardNamespace(LEADERBOARD, context))
+    server.register_namespace(TrainingNamespace(TRAINING, context))
+    server.register_namespace(RootNamespace(ROOT, context))
+    context.gateway.add_transport(SocketIOTransport(server))
+    return server

@@ -1,0 +1,266 @@
+"""Plain WebSocket (JSON text frames) for wscat and non-Socket.IO clients.
+
+Paths `/leaderboard` and `/training` take `{"type": "join:tv-display", "since"?: ID}` and the like;
+`/game-events` streams the token's own user events without joining (seed 002's GameEvent).
+The server sends `{"type", "data", "timestamp", "id"}`; `id` is the room event id for catch-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from accolade.bus.messages import RoomMessage
+from accolade.domain.errors import DomainError, InvalidInput, Unauthorized
+from accolade.domain.identity import Principal, Role
+from accolade.realtime import access
+from accolade.realtime.gateway import Gateway
+from accolade.realtime.namespaces import GAME_EVENTS, LEADERBOARD, TRAINING, carries
+from accolade.realtime.registry import Registry, Session
+
+log = logging.getLogger("accolade.websocket")
+
+MAX_FRAME_CHARS = 64 * 1024
+# A member whose outgoing queue grows past this many frames has stopped reading: it is cut off
+# (code 1013) so that it cannot grow the server's memory; it catches up by id on reconnect.
+MAX_QUEUED_FRAMES = 2000
+
+JOIN_KINDS = {
+    LEADERBOARD: ("tv-display", "user", "team", "contest"),
+    TRAINING: ("user",),
+    GAME_EVENTS: (),
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def envelope(
+    kind: str, data: Any, event_id: int | None = None, timestamp: str | None = None
+) -> str:
+    return json.dumps(
+        {"type": kind, "data": data, "timestamp": timestamp or _now(), "id": event_id},
+        separators=(",", ":"),
+    )
+
+
+class Member:
+    """One plain WebSocket connection: its own writer so a slow reader delays only itself."""
+
+    def __init__(self, websocket: WebSocket, path: str, principal: Principal | None) -> None:
+        self.id = "ws-" + uuid.uuid4().hex[:20]
+        self.websocket = websocket
+        self.path = path
+        self.principal = principal
+        self.rooms: set[str] = set()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.writer: asyncio.Task[None] | None = None
+
+    def send(self, frame: str) -> None:
+        if self.queue.qsize() >= MAX_QUEUED_FRAMES:
+            self.queue.put_nowait(None)  # tells the writer to cut the connection
+            return
+        self.queue.put_nowait(frame)
+
+    async def write_loop(self) -> None:
+        while True:
+            frame = await self.queue.get()
+            if frame is None:
+                with contextlib.suppress(Exception):
+                    await self.websocket.close(code=1013, reason="too slow: catch up by id")
+                return
+            await self.websocket.send_text(frame)
+
+
+class PlainWebSockets:
+    """The plain WebSocket transport: routes for the app, and room delivery for the gateway."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        registry: Registry,
+        token_reader: Callable[[str], Principal],
+        public_display: bool,
+    ) -> None:
+        self.gateway = gateway
+        self.registry = registry
+        self.read_token = token_reader
+        self.public_display = public_display
+        self.members: dict[str, dict[str, set[Member]]] = {path: {} for path in JOIN_KINDS}
+        gateway.add_transport(self)
+
+    def routes(self) -> list[WebSocketRoute]:
+        return [WebSocketRoute(path, self._endpoint(path)) for path in JOIN_KINDS]
+
+    async def deliver(self, message: RoomMessage) -> None:
+        for path, rooms in self.members.items():
+            members = rooms.get(message.room)
+            if not members or not carries(path, message):
+                continue
+            data = message.data()
+            if path == GAME_EVENTS:
+                data = {"userId": data.get("userId"), **data}
+            frame = envelope(message.event, data, message.seq, message.timestamp)
+            for member in members:
+                member.send(frame)
+
+    def _enter(self, member: Member, room: str) -> None:
+        self.members[member.path].setdefault(room, set()).add(member)
+        member.rooms.add(room)
+        self.registry.entered(member.id, room)
+
+    def _leave(self, member: Member, room: str) -> None:
+        rooms = self.members[member.path]
+        if room in rooms:
+            rooms[room].discard(member)
+            if not rooms[room]:
+                del rooms[room]
+        member.rooms.discard(room)
+        self.registry.left(member.id, room)
+
+    def _endpoint(self, path: str) -> Callable[[WebSocket], Any]:
+        async def endpoint(websocket: WebSocket) -> None:
+            await self._serve(websocket, path)
+
+        return endpoint
+
+    async def _serve(self, websocket: WebSocket, path: str) -> None:
+        await websocket.accept()
+        principal: Principal | None = None
+        problem: DomainError | None = None
+        token = websocket.query_params.get("token")
+        if token:
+            try:
+                principal = self.read_token(token)
+            except DomainError as exc:
+                problem = exc
+        member = Member(websocket, path, principal)
+        member.writer = asyncio.create_task(member.write_loop(), name=f"ws-writer-{member.id}")
+        self.registry.open(
+            Session(
+                id=member.id,
+                namespace=path,
+                transport="websocket",
+                user_key=principal.subject if principal else None,
+                role=principal.role.value if principal else None,
+            )
+        )
+        try:
+            if problem is not None:
+                self._error(member, problem)
+            if path == GAME_EVENTS:
+                await self._join_own_events(member)
+            await self._read_loop(member)
+        finally:
+            for room in list(member.rooms):
+                self._leave(member, room)
+            self.registry.close(member.id)
+            member.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await member.writer
+
+    async def _join_own_events(self, member: Member) -> None:
+        principal = member.principal
+        if principal is None or principal.role not in (Role.USER, Role.ADMIN, Role.SERVICE):
+            self._error(member, Unauthorized("/game-events needs ?token= of a user"))
+            return
+        try:
+            since = access.parse_since(_int_or_none(member.websocket.query_params.get("since")))
+        except DomainError as exc:
+            self._error(member, exc)
+            since = None
+        joined = await self._join(member, f"user:{principal.subject}", since)
+        member.send(envelope("joined", joined))
+
+    async def _read_loop(self, member: Member) -> None:
+        websocket = member.websocket
+        while True:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            if websocket.client_state != WebSocketState.CONNECTED:
+                return
+            try:
+                await self._handle(member, message)
+            except DomainError as exc:
+                self._error(member, exc)
+            except Exception:
+                log.exception("plain websocket request failed")
+                member.send(
+                    envelope("error", {"code": "internal", "message": "the server failed; logged"})
+                )
+
+    async def _handle(self, member: Member, message: MutableMapping[str, Any]) -> None:
+        text = message.get("text")
+        if text is None:
+            raise InvalidInput("send JSON text frames, not binary")
+        if len(text) > MAX_FRAME_CHARS:
+            raise InvalidInput(f"frames are limited to {MAX_FRAME_CHARS} characters")
+        try:
+            request = json.loads(text)
+        except ValueError as exc:
+            raise InvalidInput("the frame is not valid JSON") from exc
+        if not isinstance(request, dict) or not isinstance(request.get("type"), str):
+            raise InvalidInput('send an object with a "type", e.g. {"type": "join:tv-display"}')
+        kind: str = request["type"]
+        if kind in ("heartbeat", "ping"):
+            self.registry.heartbeat(member.id)
+            member.send(envelope("heartbeat" if kind == "heartbeat" else "pong", {"ok": True}))
+            return
+        action, _, room_kind = kind.partition(":")
+        if action not in ("join", "leave") or room_kind not in JOIN_KINDS[member.path]:
+            raise InvalidInput(f"unknown request type {kind[:100]!r} on {member.path}")
+        public = self.public_display if action == "join" else True
+        join = access.join_request(room_kind, request, member.principal, public)
+        if action == "leave":
+            self._leave(member, join.room)
+            member.send(envelope("left", {"room": join.room}))
+            return
+        member.send(envelope("joined", await self._join(member, join.room, join.since)))
+
+    async def _join(self, member: Member, room: str, since: int | None) -> dict[str, Any]:
+        path = member.path
+
+        async def send(message: RoomMessage) -> None:
+            member.send(envelope(message.event, message.data(), message.seq, message.timestamp))
+
+        joined = await self.gateway.join(
+            room,
+            since,
+            send=send,
+            visible=lambda m: carries(path, m),
+            enter=lambda: self._enter(member, room),
+        )
+        payload: dict[str, Any] = {"room": joined.room}
+        if joined.recovered is not None:
+            payload.update(
+                recovered=joined.recovered,
+                replayed=joined.replayed,
+                lastEventId=joined.last_event_id,
+            )
+        return payload
+
+    def _error(self, member: Member, exc: DomainError) -> None:
+        member.send(envelope("error", {"code": exc.code, "message": exc.message}))
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidInput("`since` must be an integer event id") from exc

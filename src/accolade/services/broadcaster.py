@@ -1,0 +1,197 @@
+"""Seed 000's broadcaster: five entry points that decide, record and queue celebrations.
+
+Domain services call these inside their own transaction. Each celebration is written to the
+history (the feed and TV replays) and to the user's notifications, and queued as room events:
+`achievement:celebration` for `tv-display` and `achievement:earned` for `user:{id}`. Publishing
+happens after the commit (the relay); nothing here touches a socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accolade.domain import celebrations as rules
+from accolade.domain.celebrations import Celebration, ContestPlacement
+from accolade.storage.models import CelebrationRecord, Notification, User, utcnow
+from accolade.storage.outbox import add_room_event
+
+TV_ROOM = "tv-display"
+
+
+def user_room(user_id: object) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Celebrated:
+    """What a call celebrated (for the API's answer): the payloads as sent."""
+
+    payloads: list[dict[str, Any]]
+
+
+def _display_name(user: User) -> str:
+    return user.user_name or str(user.external_id)
+
+
+class Broadcaster:
+    """Stateless: every method takes the caller's session so it joins the caller's transaction."""
+
+    async def celebrate(
+        self, session: AsyncSession, user: User, celebration: Celebration, *, quiet: bool = False
+    ) -> dict[str, Any]:
+        """Record and queue one celebration. `quiet` (backfills) skips the TV display."""
+        now = utcnow()
+        payload: dict[str, Any] = {
+            **celebration.as_payload(),
+            "userId": user.external_id,
+            "timestamp": now.isoformat().replace("+00:00", "Z"),
+        }
+        session.add(
+            CelebrationRecord(
+                user_id=user.id,
+                achievement_type=celebration.achievement_type.value,
+                title=celebration.title,
+                description=celebration.description,
+                icon=celebration.icon,
+                payload=payload,
+                created_at=now,
+            )
+        )
+        session.add(
+            Notification(
+                user_id=user.id,
+                type=f"celebration.{celebration.achievement_type.value}",
+                title=celebration.title,
+                body=celebration.description,
+                data=payload,
+                created_at=now,
+            )
+        )
+        if not quiet:
+            add_room_event(session, TV_ROOM, "achievement:celebration", payload)
+        add_room_event(session, user_room(user.external_id), "achievement:earned", payload)
+        add_room_event(
+            session,
+            user_room(user.external_id),
+            "notification",
+            {"type": f"celebration.{celebration.achievement_type.value}", **payload},
+        )
+        return payload
+
+    async def _all(
+        self, session: AsyncSession, user: User, items: Sequence[Celebration | None]
+    ) -> Celebrated:
+        sent = [await self.celebrate(session, user, c) for c in items if c is not None]
+        return Celebrated(sent)
+
+    # --- seed 000's five entry points ---------------------------------------------------------
+
+    async def badge(
+        self,
+        session: AsyncSession,
+        user: User,
+        badge_name: str,
+        badge_description: str,
+        *,
+        icon: str | None = None,
+        rarity: str | None = None,
+        quiet: bool = False,
+    ) -> Celebrated:
+        celebration = rules.badge_earned(
+            user.external_id, _display_name(user), badge_name, badge_description, icon, rarity
+        )
+        payload = await self.celebrate(session, user, celebration, quiet=quiet)
+        add_room_event(session, user_room(user.external_id), "achievement:unlocked", payload)
+        return Celebrated([payload])
+
+    async def training_milestone(
+        self,
+        session: AsyncSession,
+        user: User,
+        *,
+        old_xp: int,
+        new_xp: int,
+        old_level: int,
+        new_level: int,
+        streak_days: int | None = None,
+    ) -> Celebrated:
+        """Level up (new above old), each 1,000 XP crossed, and streak multiples of 7 days."""
+        name = _display_name(user)
+        items: list[Celebration | None] = [
+            rules.level_up(user.external_id, name, old_level, new_level, new_xp),
+            *rules.xp_milestones(user.external_id, name, old_xp, new_xp),
+        ]
+        if streak_days is not None:
+            items.append(rules.streak_milestone(user.external_id, name, streak_days))
+        return await self._all(session, user, items)
+
+    async def rank_change(
+        self,
+        session: AsyncSession,
+        user: User,
+        *,
+        previous_rank: int | None,
+        new_rank: int,
+        metric: str,
+        value: float,
+    ) -> Celebrated:
+        """Every change goes out as `rankings:update`; big ones (top 10 or 5+ up) are celebrated."""
+        if previous_rank == new_rank:
+            return Celebrated([])
+        update = {
+            "userId": user.external_id,
+            "userName": _display_name(user),
+            "previousRank": previous_rank,
+            "newRank": new_rank,
+            "metric": metric,
+            "value": value,
+            "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
+        }
+        add_room_event(session, user_room(user.external_id), "rankings:update", update)
+        add_room_event(session, TV_ROOM, "rankings:update", update)
+        celebration = rules.rank_change(
+            user.external_id, _display_name(user), previous_rank, new_rank, metric
+        )
+        return await self._all(session, user, [celebration])
+
+    async def contest_achievement(
+        self,
+        session: AsyncSession,
+        contest_name: str,
+        finishers: Sequence[tuple[User, int, str | None]],
+    ) -> Celebrated:
+        """One celebration per top-3 finisher: (user, placement, prize)."""
+        sent: list[dict[str, Any]] = []
+        for user, placement, prize in finishers:
+            celebration = rules.contest_placement(
+                contest_name,
+                ContestPlacement(user.external_id, _display_name(user), placement, prize),
+            )
+            if celebration is not None:
+                sent.append(await self.celebrate(session, user, celebration))
+        return Celebrated(sent)
+
+    async def sales_milestone(
+        self,
+        session: AsyncSession,
+        user: User,
+        *,
+        old_revenue: float,
+        new_revenue: float,
+        old_signups: float,
+        new_signups: float,
+    ) -> Celebrated:
+        """The highest revenue and the highest signup threshold this update crosses."""
+        name = _display_name(user)
+        return await self._all(
+            session,
+            user,
+            [
+                rules.revenue_milestone(user.external_id, name, old_revenue, new_revenue),
+                rules.signup_milestone(user.external_id, name, old_signups, new_signups),
+            ],
+        )

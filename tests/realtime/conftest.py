@@ -1,0 +1,86 @@
+"""A real server on a real port for real-time tests: uvicorn serving `create_asgi`, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from accolade.app import create_app
+from accolade.config import Settings
+
+
+@dataclass
+class LiveServer:
+    app: FastAPI
+    port: int
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def http(self, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers=headers or {}, timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def start_server(settings: Settings) -> tuple[LiveServer, uvicorn.Server, asyncio.Task[None]]:
+    port = _free_port()
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app.state.asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()  # raises what stopped it
+        await asyncio.sleep(0.025)
+    else:
+        raise RuntimeError("the test server did not start")
+    return LiveServer(app, port, settings), server, task
+
+
+async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    await asyncio.wait_for(task, timeout=15)
+
+
+def live_settings(settings: Settings, **overrides: object) -> Settings:
+    """The test settings with faster relay polling and session flushing, plus `overrides`."""
+    values = settings.model_dump()
+    values.update(relay_poll_interval_s=0.2, session_flush_interval_s=0.5)
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[LiveServer]:
+    """A server on a free port over this test's database (SQLite or PostgreSQL)."""
+    from tests.conftest import _empty_tables
+
+    live_server, server, task = await start_server(live_settings(settings))
+    try:
+        await _empty_tables(live_server.app)
+        yield live_server
+    finally:
+        await stop_server(server, task)
