@@ -16,7 +16,16 @@ from accolade import __version__, bus
 from accolade.api import errors
 from accolade.api.deps import Services
 from accolade.api.middleware import BodyLimit, RequestMetrics
-from accolade.api.routes import achievements, admin, definitions, health, history, users
+from accolade.api.routes import (
+    achievements,
+    admin,
+    definitions,
+    events,
+    health,
+    history,
+    training,
+    users,
+)
 from accolade.auth import read_token
 from accolade.bus.relay import Relay
 from accolade.config import Settings
@@ -28,8 +37,11 @@ from accolade.realtime.socketio_server import Context, build_server
 from accolade.realtime.websocket_server import PlainWebSockets
 from accolade.services import instance
 from accolade.services.achievements import AchievementService
+from accolade.services.anti_cheat import AntiCheat, Limits
 from accolade.services.broadcaster import Broadcaster
+from accolade.services.engine import Engine
 from accolade.services.notifications import NotificationService
+from accolade.services.training import TrainingService
 from accolade.services.users import UserService
 from accolade.storage import migrate
 from accolade.storage.database import Database
@@ -105,6 +117,16 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 registry=registry,
                 gateway=gateway,
                 relay=relay,
+                engine=Engine(database, broadcaster),
+                anti_cheat=AntiCheat(
+                    database,
+                    Limits(
+                        enabled=settings.anti_cheat,
+                        max_value=settings.anti_cheat_max_value,
+                        max_events_per_s=settings.anti_cheat_max_events_per_s,
+                    ),
+                ),
+                training=TrainingService(database),
             )
             await message_bus.start(gateway.on_bus_message)
             await registry.start()
@@ -133,6 +155,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         achievements.router,
         admin.router,
         history.router,
+        events.router,
+        training.router,
     ):
         app.include_router(router)
     app.router.routes.extend(plain.routes())

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     relay_poll_interval_s: float = Field(
         1.0, gt=0, description="How often each node looks for unpublished room events."
     )
+    anti_cheat: bool = Field(True, description="Refuse negative, absurd or too-frequent events.")
+    anti_cheat_max_value: float = Field(
+        1_000_000, gt=0, description="Largest value one event may carry."
+    )
+    anti_cheat_max_events_per_s: int = Field(
+        50, ge=1, description="Events a second per user, per node."
+    )
     session_flush_interval_s: float = Field(
         5.0, gt=0, description="How often live connections are written for the admin view."
     )

@@ -57,6 +57,33 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
         {"namespace": "/leaderboard", "room": "tv-display", "event": "x", "data": {}},
     ),
     ("GET", "/api/rooms/{room}/events", "/api/rooms/user:42/events", None),
+    ("GET", "/api/admin/flagged-events", "/api/admin/flagged-events", None),
+    ("POST", "/api/events", "/api/events", {"userId": 42, "type": "login"}),
+    ("POST", "/api/events/batch", "/api/events/batch", {"events": [{"userId": 42, "type": "x"}]}),
+    (
+        "POST",
+        "/api/training/gamification/award-xp",
+        "/api/training/gamification/award-xp",
+        {"userId": 42, "xpAmount": 10, "action": "t"},
+    ),
+    (
+        "POST",
+        "/api/training/gamification/check-streak",
+        "/api/training/gamification/check-streak",
+        {"userId": 42},
+    ),
+    (
+        "POST",
+        "/api/training/quiz-complete",
+        "/api/training/quiz-complete",
+        {"userId": 42, "quizId": 1, "score": 1, "maxScore": 2},
+    ),
+    (
+        "POST",
+        "/api/training/roleplay/{session_id}/messages",
+        "/api/training/roleplay/s1/messages",
+        {"userId": 42, "response": "hi"},
+    ),
 ]
 ENDPOINT_IDS = [f"{method} {template}" for method, template, _, _ in ENDPOINTS]
 

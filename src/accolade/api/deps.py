@@ -17,7 +17,10 @@ from accolade.realtime.gateway import Gateway
 from accolade.realtime.history import History
 from accolade.realtime.registry import Registry
 from accolade.services.achievements import AchievementService
+from accolade.services.anti_cheat import AntiCheat
+from accolade.services.engine import Engine
 from accolade.services.notifications import NotificationService
+from accolade.services.training import TrainingService
 from accolade.services.users import UserService
 from accolade.storage.database import Database
 
@@ -36,6 +39,9 @@ class Services:
     registry: Registry
     gateway: Gateway
     relay: Relay
+    engine: Engine
+    anti_cheat: AntiCheat
+    training: TrainingService
 
 
 def get_services(request: Request) -> Services:

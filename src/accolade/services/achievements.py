@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
+from accolade.services import rules
 from accolade.services.broadcaster import Broadcaster
 from accolade.storage import achievements as repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
-from accolade.storage.models import Achievement, UserAchievement, utcnow
+from accolade.storage.models import Achievement, RewardDistribution, User, UserAchievement, utcnow
 
 UNSET = repo.UNSET
 
@@ -43,6 +46,57 @@ class Progress:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Awarded:
+    achievement_id: int
+    name: str
+    distribution_ids: list[int]
+
+
+async def award(
+    session: AsyncSession,
+    broadcaster: Broadcaster,
+    user: User,
+    rule: rules.Rule,
+    *,
+    quiet: bool = False,
+    metadata: Any = UNSET,
+) -> tuple[UserAchievement, Awarded | None]:
+    """Unlock `rule`'s achievement for `user` exactly once: the row, and what this call awarded
+    (None when it was unlocked already). Rewards are distributed PENDING; the badge is celebrated
+    (`quiet`: not on the TV display, for backfills)."""
+    now = utcnow()
+    row = await repo.upsert_progress(
+        session, user, rule.achievement_id, metadata=metadata, unlocked_at=now
+    )
+    if row.unlocked_at != now:
+        return row, None  # unlocked before: the upsert kept the first time
+    distribution_ids: list[int] = []
+    for reward in rule.rewards:
+        distribution = RewardDistribution(
+            user_id=user.id,
+            source="ACHIEVEMENT",
+            source_id=str(rule.achievement_id),
+            reward=reward,
+            status="PENDING",
+            expires_at=_parse_time(reward.get("expiresAt")),
+            created_at=now,
+        )
+        session.add(distribution)
+        await session.flush()
+        distribution_ids.append(distribution.id)
+    await broadcaster.badge(
+        session, user, rule.name, rule.description, icon=rule.icon, rarity=rule.rarity, quiet=quiet
+    )
+    return row, Awarded(rule.achievement_id, rule.name, distribution_ids)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 class AchievementService:
     def __init__(self, database: Database, broadcaster: Broadcaster) -> None:
         self.database = database
@@ -55,7 +109,9 @@ class AchievementService:
         if fields.get("type") == "SECRET":
             fields.setdefault("secret", True)
         async with self.database.transaction() as session:
-            return await repo.add(session, Achievement(**fields))
+            achievement = await repo.add(session, Achievement(**fields))
+            await rules.bump_version(session)
+            return achievement
 
     async def list_all(
         self,
@@ -99,6 +155,7 @@ class AchievementService:
                 setattr(achievement, name, value)
             achievement.updated_at = utcnow()
             await session.flush()
+            await rules.bump_version(session)
         return achievement
 
     async def delete(self, achievement_id: int) -> Achievement:
@@ -107,6 +164,7 @@ class AchievementService:
             if achievement is None:
                 raise NotFound(f"no achievement {achievement_id}")
             await repo.remove(session, achievement)
+            await rules.bump_version(session)
         return achievement
 
     # --- progress ------------------------------------------------------------------------------
@@ -123,23 +181,14 @@ class AchievementService:
             return Progress.of(row, user.external_id)
 
     async def unlock(self, user_id: UserId, achievement_id: int) -> Progress:
-        """Mark unlocked now and celebrate it; unlocking again keeps the first time, quietly."""
+        """Mark unlocked now, celebrate it and distribute its rewards; unlocking again keeps the
+        first unlock time and does nothing more."""
         async with self.database.transaction() as session:
             achievement = await repo.get(session, achievement_id)
             if achievement is None:
                 raise NotFound(f"no achievement {achievement_id}")
             user, _ = await users_repo.ensure(session, user_id)
-            now = utcnow()
-            row = await repo.upsert_progress(session, user, achievement_id, unlocked_at=now)
-            if row.unlocked_at == now:  # this call unlocked it
-                await self.broadcaster.badge(
-                    session,
-                    user,
-                    achievement.name,
-                    achievement.description or "",
-                    icon=achievement.icon,
-                    rarity=achievement.rarity,
-                )
+            row, _ = await award(session, self.broadcaster, user, rules.rule_of(achievement))
             return Progress.of(row, user.external_id)
 
     async def get_progress(self, user_id: UserId, achievement_id: int) -> Progress | None:

@@ -122,3 +122,20 @@ async def upsert_progress(
 
 async def delete_progress(session: AsyncSession, row: UserAchievement) -> None:
     await session.execute(delete(UserAchievement).where(UserAchievement.id == row.id))
+
+
+async def by_key(session: AsyncSession, key: str) -> Achievement | None:
+    return (await session.scalars(select(Achievement).where(Achievement.key == key))).one_or_none()
+
+
+async def ensure_by_key(session: AsyncSession, key: str, **defaults: Any) -> Achievement:
+    """The achievement with `key`, created from `defaults` when missing (race-free)."""
+    now = utcnow()
+    await session.execute(
+        insert_for(session, Achievement)
+        .values(key=key, created_at=now, updated_at=now, **defaults)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    achievement = await by_key(session, key)
+    assert achievement is not None
+    return achievement

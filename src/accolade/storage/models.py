@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -224,3 +225,113 @@ class WebsocketSession(Base):
     rooms: Mapped[list[str]] = mapped_column(JsonType, nullable=False, default=list)
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Event(Base):
+    """An event as taken in; `result` is the answer, replayed for a repeated idempotency key."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_user_id_occurred_at", "user_id", "occurred_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    type: Mapped[str] = mapped_column(String(100), nullable=False)
+    value: Mapped[float | None] = mapped_column(Float)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    data: Mapped[Any] = mapped_column(JsonType, nullable=False, default=dict)
+    result: Mapped[Any] = mapped_column(JsonType, nullable=False, default=dict)
+
+
+class UserStats(Base):
+    """A user's XP, level and streak: the row every command for that user locks first."""
+
+    __tablename__ = "user_stats"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    xp: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    level: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    current_streak: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    best_streak: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_active_day: Mapped[str | None] = mapped_column(String(10))  # ISO date in the user's zone
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class UserMetric(Base):
+    """A user's running total of one metric (all time)."""
+
+    __tablename__ = "user_metrics"
+    __table_args__ = (Index("ix_user_metrics_metric_value", "metric", "value"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class MetricBucket(Base):
+    """A user's metric summed over one time bucket: timeframe windows add up a few buckets."""
+
+    __tablename__ = "metric_buckets"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    bucket_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    value: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+
+
+class RewardDistribution(Base):
+    """A reward given to a user: PENDING until claimed (once), expired or revoked."""
+
+    __tablename__ = "reward_distributions"
+    __table_args__ = (
+        Index("ix_reward_distributions_user_id_status", "user_id", "status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)  # ACHIEVEMENT, QUEST, ...
+    source_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    reward: Mapped[Any] = mapped_column(JsonType, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="PENDING")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Wallet(Base):
+    __tablename__ = "wallets"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(String(50), primary_key=True)
+    balance: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+
+
+class FlaggedEvent(Base):
+    """An event anti-cheat refused, kept for admins."""
+
+    __tablename__ = "flagged_events"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    type: Mapped[str] = mapped_column(String(100), nullable=False)
+    value: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(300), nullable=False)
+    data: Mapped[Any] = mapped_column(JsonType, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -35,6 +35,11 @@ async def connections(services: ServicesDep, _: Admin) -> dict[str, Any]:
     return await services.registry.summary()
 
 
+@router.get("/flagged-events", summary="Events anti-cheat refused, newest first")
+async def flagged_events(services: ServicesDep, _: Admin) -> list[dict[str, Any]]:
+    return await services.anti_cheat.flagged()
+
+
 @router.post(
     "/broadcast",
     status_code=status.HTTP_202_ACCEPTED,

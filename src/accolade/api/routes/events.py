@@ -1,0 +1,81 @@
+"""`/api/events`: the engine's intake."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Response, status
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from accolade.api.deps import Privileged, ServicesDep
+from accolade.api.schemas import FiniteFloat, JsonObject, Name, Schema, UserIdIn
+from accolade.services.engine import EventCommand
+
+router = APIRouter(prefix="/api/events", tags=["events"])
+
+EventType = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00]+$"),
+]
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")
+]
+
+
+class EventIn(Schema):
+    user_id: UserIdIn
+    user_name: Name | None = None
+    type: EventType = Field(
+        description="xp, activity, login, sale, quiz.completed, problem.solved, or a custom metric"
+    )
+    value: FiniteFloat | None = None
+    occurred_at: AwareDatetime | None = Field(None, description="Defaults to now; may be past.")
+    idempotency_key: IdempotencyKey | None = None
+    data: JsonObject | None = None
+
+    def command(self) -> EventCommand:
+        return EventCommand(
+            user_id=self.user_id,
+            type=self.type,
+            value=self.value,
+            user_name=self.user_name,
+            occurred_at=self.occurred_at,
+            idempotency_key=self.idempotency_key,
+            data=self.data,
+        )
+
+
+class BatchIn(Schema):
+    events: list[EventIn] = Field(min_length=1, max_length=1000)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Take one event; the answer lists its effects (201, or 200 replaying a repeated key)",
+)
+async def post_event(
+    body: EventIn, services: ServicesDep, _: Privileged, response: Response
+) -> dict[str, Any]:
+    await services.anti_cheat.check(body.command())
+    result = await services.engine.ingest(body.command())
+    if result.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return result.body
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_201_CREATED,
+    summary="Take up to 1,000 events in order, in one transaction: all stored or none",
+)
+async def post_batch(body: BatchIn, services: ServicesDep, _: Privileged) -> dict[str, Any]:
+    commands = [event.command() for event in body.events]
+    for command in commands:
+        await services.anti_cheat.check(command)
+    results = await services.engine.ingest_batch(commands)
+    return {
+        "results": [result.body for result in results],
+        "replayed": sum(result.replayed for result in results),
+    }

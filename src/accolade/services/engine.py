@@ -1,0 +1,391 @@
+"""The engine: one event in, every effect out, in one transaction.
+
+An event is stored, its metrics and time buckets move, XP, level, tier and streak follow, the
+rules that read a moved metric are evaluated and those that now hold unlock (once), with their
+rewards and celebrations. All of it, and the room events that tell the screens, commits together;
+the relay publishes after the commit. A repeated idempotency key answers the first result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accolade.domain import levels, streaks
+from accolade.domain.events import GAUGES, meaning_of
+from accolade.domain.identity import UserId
+from accolade.domain.requirements import all_hold, bucket_size_for, progress, value_key
+from accolade.services import rules as rules_module
+from accolade.services.achievements import Awarded, award
+from accolade.services.broadcaster import Broadcaster, user_room
+from accolade.storage import achievements as achievements_repo
+from accolade.storage import metrics
+from accolade.storage import users as users_repo
+from accolade.storage.database import Database
+from accolade.storage.models import Event, User, UserAchievement, UserStats, utcnow
+from accolade.storage.outbox import add_room_event
+
+log = logging.getLogger("accolade.engine")
+
+# Buckets every counter is kept in: minutes (for minute and hour windows) and hours (day windows).
+BUCKET_SIZES_S = (60, 3600)
+QUIZ_MASTERY_KEY = "quiz-mastery"
+
+
+@dataclass(frozen=True, slots=True)
+class EventCommand:
+    user_id: UserId
+    type: str
+    value: float | None = None
+    user_name: str | None = None
+    occurred_at: datetime | None = None
+    idempotency_key: str | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    body: dict[str, Any]
+    replayed: bool
+
+
+def _unlocked(awarded: Awarded) -> dict[str, Any]:
+    return {
+        "achievementId": awarded.achievement_id,
+        "name": awarded.name,
+        "rewardDistributionIds": awarded.distribution_ids,
+    }
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+class Engine:
+    def __init__(
+        self,
+        database: Database,
+        broadcaster: Broadcaster,
+        *,
+        curve: levels.LevelCurve = levels.DEFAULT_CURVE,
+    ) -> None:
+        self.database = database
+        self.broadcaster = broadcaster
+        self.curve = curve
+        self.rules = rules_module.Rules()
+
+    async def ingest(self, command: EventCommand) -> EventResult:
+        """Apply one event; a repeated idempotency key gets the first answer and changes nothing."""
+        for attempt in range(3):
+            try:
+                async with self.database.transaction() as session:
+                    return await self._ingest(session, command)
+            except IntegrityError:
+                # Another node took the same idempotency key (or made the same user) first:
+                # the retry finds its row and answers with it.
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def ingest_batch(self, commands: list[EventCommand]) -> list[EventResult]:
+        """Apply events in order, all in one transaction: all stored, or none."""
+        async with self.database.transaction() as session:
+            return [await self._ingest(session, command) for command in commands]
+
+    # --- one event -------------------------------------------------------------------------------
+
+    async def _replay(self, session: AsyncSession, key: str | None) -> EventResult | None:
+        if key is None:
+            return None
+        stored = await session.scalar(select(Event.result).where(Event.idempotency_key == key))
+        return None if stored is None else EventResult(stored, replayed=True)
+
+    async def _ingest(self, session: AsyncSession, command: EventCommand) -> EventResult:
+        if (replay := await self._replay(session, command.idempotency_key)) is not None:
+            return replay
+        user, _ = await users_repo.ensure(session, command.user_id, command.user_name)
+        stats = await metrics.lock_stats(session, user)
+        # Checked again under the user's lock: a concurrent twin for this user has committed now.
+        if (replay := await self._replay(session, command.idempotency_key)) is not None:
+            return replay
+
+        now = utcnow()
+        occurred_at = command.occurred_at or now
+        data = command.data or {}
+        event = Event(
+            user_id=user.id,
+            type=command.type,
+            value=command.value,
+            occurred_at=occurred_at,
+            received_at=now,
+            idempotency_key=command.idempotency_key,
+            data=data,
+            result={},
+        )
+        session.add(event)
+        await session.flush()
+
+        meaning = meaning_of(command.type, command.value, data)
+        await metrics.add(session, user.id, meaning.deltas, occurred_at, BUCKET_SIZES_S)
+        moved = set(meaning.deltas)
+        body: dict[str, Any] = {
+            "eventId": event.id,
+            "userId": user.external_id,
+            "type": command.type,
+            "occurredAt": _iso(occurred_at),
+            "metrics": meaning.deltas,
+            "xp": None,
+            "streak": None,
+            "unlocked": [],
+            "celebrations": [],
+            "ranks": [],
+        }
+        old_xp, old_level = stats.xp, stats.level
+        if meaning.xp:
+            body["xp"] = await self._gain_xp(session, user, stats, meaning.xp, command.type)
+            moved |= {"xp", "level"}
+        streak_days: int | None = None
+        if meaning.streak_day:
+            body["streak"], streak_days = await self._record_day(session, user, stats, occurred_at)
+            moved |= {"streak", "best_streak"}
+        celebrated = await self.broadcaster.training_milestone(
+            session,
+            user,
+            old_xp=old_xp,
+            new_xp=stats.xp,
+            old_level=old_level,
+            new_level=stats.level,
+            streak_days=streak_days,
+        )
+        body["celebrations"].extend(p["title"] for p in celebrated.payloads)
+        await metrics.set_gauges(
+            session,
+            user.id,
+            {
+                "xp": stats.xp,
+                "level": stats.level,
+                "streak": stats.current_streak,
+                "best_streak": stats.best_streak,
+            },
+        )
+        if command.type == "quiz.completed":
+            add_room_event(
+                session,
+                user_room(user.external_id),
+                "quiz:completed",
+                {
+                    "userId": user.external_id,
+                    "quizId": data.get("quizId"),
+                    "score": data.get("score"),
+                    "maxScore": data.get("maxScore"),
+                    "xp": meaning.xp,
+                    "perfect": meaning.perfect_quiz,
+                    "timestamp": _iso(now),
+                },
+            )
+        if meaning.perfect_quiz:
+            await self._quiz_mastery(session, user, body)
+        for awarded in await self.evaluate(session, user, stats, moved, occurred_at):
+            body["unlocked"].append(_unlocked(awarded))
+            body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
+        event.result = body
+        return EventResult(body, replayed=False)
+
+    async def _gain_xp(
+        self, session: AsyncSession, user: User, stats: UserStats, amount: int, source: str
+    ) -> dict[str, Any]:
+        old_level = stats.level
+        old_tier = levels.tier_for_level(old_level)
+        stats.xp = max(0, stats.xp + amount)
+        stats.level = self.curve.level_for_xp(stats.xp)
+        stats.updated_at = utcnow()
+        tier = levels.tier_for_level(stats.level)
+        name = user.user_name or str(user.external_id)
+        room = user_room(user.external_id)
+        now = _iso(utcnow())
+        add_room_event(
+            session,
+            room,
+            "xp:gained",
+            {
+                "userId": user.external_id,
+                "userName": name,
+                "amount": amount,
+                "source": source,
+                "newTotal": stats.xp,
+                "level": stats.level,
+                "timestamp": now,
+            },
+        )
+        if stats.level > old_level:
+            level_up = {
+                "userId": user.external_id,
+                "userName": name,
+                "previousLevel": old_level,
+                "newLevel": stats.level,
+                "totalXP": stats.xp,
+                "timestamp": now,
+            }
+            add_room_event(session, room, "level:up", level_up)
+            add_room_event(session, room, "player:level-up", level_up)
+        if tier > old_tier:
+            add_room_event(
+                session,
+                room,
+                "player:tier-upgrade",
+                {
+                    "userId": user.external_id,
+                    "userName": name,
+                    "previousTier": old_tier.label,
+                    "newTier": tier.label,
+                    "level": stats.level,
+                    "timestamp": now,
+                },
+            )
+        return {
+            "gained": amount,
+            "total": stats.xp,
+            "level": stats.level,
+            "previousLevel": old_level,
+            "tier": tier.label,
+        }
+
+    async def _record_day(
+        self, session: AsyncSession, user: User, stats: UserStats, at: datetime
+    ) -> tuple[dict[str, Any], int | None]:
+        state = streaks.StreakState(
+            stats.current_streak,
+            stats.best_streak,
+            datetime.fromisoformat(stats.last_active_day).date() if stats.last_active_day else None,
+        )
+        update = streaks.record_activity(state, at, user.time_zone or "UTC")
+        stats.current_streak = update.state.current
+        stats.best_streak = update.state.best
+        stats.last_active_day = update.state.last_day.isoformat() if update.state.last_day else None
+        summary = {
+            "current": stats.current_streak,
+            "best": stats.best_streak,
+            "lastActiveDay": stats.last_active_day,
+            "reset": update.reset,
+        }
+        if update.changed:
+            add_room_event(
+                session,
+                user_room(user.external_id),
+                "streak:update",
+                {
+                    "userId": user.external_id,
+                    "userName": user.user_name or str(user.external_id),
+                    "currentStreak": stats.current_streak,
+                    "bestStreak": stats.best_streak,
+                    "reset": update.reset,
+                    "timestamp": _iso(utcnow()),
+                },
+            )
+        return summary, update.milestone
+
+    async def _quiz_mastery(self, session: AsyncSession, user: User, body: dict[str, Any]) -> None:
+        """Seed 000: a perfect quiz earns the Quiz Mastery badge, once. The achievement is made
+        on first need (key `quiz-mastery`), so a host can rename it, give it rewards or list it."""
+        achievement = await achievements_repo.ensure_by_key(
+            session,
+            QUIZ_MASTERY_KEY,
+            name="Quiz Mastery",
+            description="Scored 100% on a quiz",
+            type="SKILL",
+            icon="🧠",
+            rarity="rare",
+            requirements=[],
+            rewards=[],
+            meta={},
+        )
+        rule = rules_module.rule_of(achievement)
+        _, awarded = await award(session, self.broadcaster, user, rule)
+        if awarded is not None:
+            body["unlocked"].append(_unlocked(awarded))
+            body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
+
+    # --- rules -----------------------------------------------------------------------------------
+
+    async def evaluate(
+        self,
+        session: AsyncSession,
+        user: User,
+        stats: UserStats,
+        moved: set[str],
+        at: datetime,
+        *,
+        quiet: bool = False,
+        only: set[int] | None = None,
+    ) -> list[Awarded]:
+        """Unlock the achievements reading a moved metric whose requirements now all hold."""
+        index = await self.rules.current(session)
+        candidates = (
+            index.for_metrics(moved)
+            if only is None
+            else [index.rules[i] for i in sorted(only) if i in index.rules]
+        )
+        if not candidates:
+            return []
+        done = set(
+            (
+                await session.scalars(
+                    select(UserAchievement.achievement_id).where(
+                        UserAchievement.user_id == user.id,
+                        UserAchievement.achievement_id.in_([r.achievement_id for r in candidates]),
+                        UserAchievement.unlocked_at.is_not(None),
+                    )
+                )
+            ).all()
+        )
+        open_rules = [r for r in candidates if r.achievement_id not in done]
+        if not open_rules:
+            return []
+        untimed = {q.metric for r in open_rules for q in r.requirements if q.timeframe is None}
+        values: dict[str, float] = await metrics.totals(session, user.id, untimed - GAUGES)
+        values.update(
+            {
+                "xp": stats.xp,
+                "level": stats.level,
+                "streak": stats.current_streak,
+                "best_streak": stats.best_streak,
+            }
+        )
+        awarded: list[Awarded] = []
+        for rule in open_rules:
+            for requirement in rule.requirements:
+                if requirement.timeframe is not None:
+                    bucket_s = bucket_size_for(requirement.timeframe)
+                    window = timedelta(seconds=requirement.timeframe.window_s)
+                    values[value_key(requirement)] = await metrics.window_sum(
+                        session, user.id, requirement.metric, bucket_s, at - window, at
+                    )
+            if all_hold(rule.requirements, values):
+                _, result = await award(session, self.broadcaster, user, rule, quiet=quiet)
+                if result is not None:
+                    awarded.append(result)
+            elif not rule.secret:
+                first = rule.requirements[0]
+                bar = progress(first, values.get(value_key(first), values.get(first.metric, 0.0)))
+                add_room_event(
+                    session,
+                    user_room(user.external_id),
+                    "progress:update",
+                    {
+                        "userId": user.external_id,
+                        "achievementId": rule.achievement_id,
+                        "name": rule.name,
+                        "current": bar.current,
+                        "target": bar.target,
+                        "timestamp": _iso(utcnow()),
+                    },
+                )
+        return awarded

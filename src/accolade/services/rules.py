@@ -1,0 +1,120 @@
+"""Achievement rules, indexed by the metrics they read, cached per node.
+
+Every change to an achievement bumps a version in the database (in the same transaction); each
+event reads that one row and reloads the rules only when it moved, so all nodes agree without
+re-reading every achievement on every event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accolade.domain.achievements import Operator, Requirement, Timeframe, TimeUnit
+from accolade.storage.models import Achievement, InstanceSetting, utcnow
+from accolade.storage.upsert import insert_for
+
+RULES_VERSION_KEY = "rules_version"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    achievement_id: int
+    name: str
+    description: str
+    icon: str | None
+    rarity: str
+    secret: bool
+    points: int
+    requirements: tuple[Requirement, ...]
+    rewards: tuple[dict[str, Any], ...]
+
+
+@dataclass
+class RuleIndex:
+    version: str | None = None
+    by_metric: dict[str, list[Rule]] = field(default_factory=dict)
+    rules: dict[int, Rule] = field(default_factory=dict)
+
+    def for_metrics(self, metrics: set[str]) -> list[Rule]:
+        """The rules that read any of `metrics`, each once, by achievement id."""
+        found: dict[int, Rule] = {}
+        for metric in metrics:
+            for rule in self.by_metric.get(metric, ()):
+                found[rule.achievement_id] = rule
+        return [found[key] for key in sorted(found)]
+
+
+def requirement_of(raw: dict[str, Any]) -> Requirement:
+    timeframe = raw.get("timeframe")
+    return Requirement(
+        metric=str(raw["metric"]),
+        operator=Operator(raw["operator"]),
+        threshold=float(raw["threshold"]),
+        timeframe=(
+            Timeframe(int(timeframe["duration"]), TimeUnit(timeframe["unit"]))
+            if timeframe
+            else None
+        ),
+    )
+
+
+def rule_of(achievement: Achievement) -> Rule:
+    return Rule(
+        achievement_id=achievement.id,
+        name=achievement.name,
+        description=achievement.description or "",
+        icon=achievement.icon,
+        rarity=achievement.rarity,
+        secret=achievement.secret,
+        points=achievement.points,
+        requirements=tuple(requirement_of(r) for r in achievement.requirements),
+        rewards=tuple(achievement.rewards),
+    )
+
+
+async def bump_version(session: AsyncSession) -> None:
+    """Mark the rules changed; call in the transaction that changes an achievement."""
+    version = uuid.uuid4().hex
+    statement = insert_for(session, InstanceSetting).values(
+        key=RULES_VERSION_KEY, value=version, created_at=utcnow()
+    )
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["key"], set_={"value": version})
+    )
+
+
+class Rules:
+    """The node's cached index; `current(session)` is what an event evaluates against."""
+
+    def __init__(self) -> None:
+        self._index = RuleIndex()
+
+    async def current(self, session: AsyncSession) -> RuleIndex:
+        version = await session.scalar(
+            select(InstanceSetting.value).where(InstanceSetting.key == RULES_VERSION_KEY)
+        )
+        if version is None or version != self._index.version:
+            self._index = await self._load(session, version)
+        return self._index
+
+    async def _load(self, session: AsyncSession, version: str | None) -> RuleIndex:
+        achievements = (
+            await session.scalars(select(Achievement).where(Achievement.is_enabled.is_(True)))
+        ).all()
+        index = RuleIndex(version=version)
+        by_metric: dict[str, list[Rule]] = defaultdict(list)
+        for achievement in achievements:
+            if not achievement.requirements:
+                continue  # awarded by hand only
+            rule = rule_of(achievement)
+            index.rules[rule.achievement_id] = rule
+            for metric in {r.metric for r in rule.requirements}:
+                by_metric[metric].append(rule)
+        index.by_metric = dict(by_metric)
+        return index

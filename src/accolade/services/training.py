@@ -1,0 +1,55 @@
+"""Training flows that are not events: relaying a roleplay conversation to the user's screens."""
+
+from __future__ import annotations
+
+from accolade.domain.identity import UserId
+from accolade.services.broadcaster import user_room
+from accolade.storage import users as users_repo
+from accolade.storage.database import Database
+from accolade.storage.models import utcnow
+from accolade.storage.outbox import add_room_event
+
+
+class TrainingService:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def relay_roleplay(
+        self,
+        user_id: UserId,
+        session_id: str,
+        *,
+        typing: bool,
+        chunks: list[str],
+        response: str | None,
+    ) -> int:
+        """Queue typing, each chunk and the response for `user:{id}`, in that order (one
+        transaction, so their ids are consecutive and the screen sees them in order)."""
+        async with self.database.transaction() as session:
+            user, _ = await users_repo.ensure(session, user_id)
+            room = user_room(user.external_id)
+            base = {"userId": user.external_id, "sessionId": session_id}
+            now = utcnow().isoformat().replace("+00:00", "Z")
+            count = 0
+            if typing:
+                add_room_event(
+                    session, room, "roleplay:typing", {**base, "typing": True, "timestamp": now}
+                )
+                count += 1
+            for index, text in enumerate(chunks):
+                add_room_event(
+                    session,
+                    room,
+                    "roleplay:chunk",
+                    {**base, "index": index, "text": text, "timestamp": now},
+                )
+                count += 1
+            if response is not None:
+                add_room_event(
+                    session,
+                    room,
+                    "roleplay:response",
+                    {**base, "message": response, "timestamp": now},
+                )
+                count += 1
+            return count
