@@ -29,7 +29,7 @@ from accolade.storage import achievements as achievements_repo
 from accolade.storage import metrics
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
-from accolade.storage.models import Event, User, UserAchievement, UserStats, utcnow
+from accolade.storage.models import Event, User, UserAchievement, UserMetric, UserStats, utcnow
 from accolade.storage.outbox import add_room_event
 
 log = logging.getLogger("accolade.engine")
@@ -314,6 +314,40 @@ class Engine:
             body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
 
     # --- rules -----------------------------------------------------------------------------------
+
+    async def backfill(self, achievement_id: int) -> int:
+        """Unlock a new or changed achievement for every user who already qualifies, quietly
+        (their own screens and notifications, not the TV display); returns how many."""
+        async with self.database.transaction() as session:
+            index = await self.rules.current(session)
+            rule = index.rules.get(achievement_id)
+            if rule is None:
+                return 0
+            metric_names = {requirement.metric for requirement in rule.requirements}
+            user_ids = (
+                await session.scalars(
+                    select(UserMetric.user_id)
+                    .where(UserMetric.metric.in_(metric_names))
+                    .distinct()
+                    .order_by(UserMetric.user_id)
+                )
+            ).all()
+        unlocked = 0
+        for user_id in user_ids:
+            async with self.database.transaction() as session:
+                user = await session.get(User, user_id)
+                if user is None:
+                    continue
+                stats = await metrics.lock_stats(session, user)
+                awarded = await self.evaluate(
+                    session, user, stats, set(), utcnow(), quiet=True, only={achievement_id}
+                )
+                unlocked += len(awarded)
+        if unlocked:
+            log.info(
+                "backfill of achievement %s unlocked it for %d users", achievement_id, unlocked
+            )
+        return unlocked
 
     async def evaluate(
         self,

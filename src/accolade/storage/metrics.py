@@ -110,7 +110,7 @@ async def totals(session: AsyncSession, user_id: int, metrics: Iterable[str]) ->
             UserMetric.user_id == user_id, UserMetric.metric.in_(names)
         )
     )
-    return {metric: value for metric, value in rows.tuples()}
+    return {metric: value for metric, value in rows.all()}
 
 
 async def window_sum(

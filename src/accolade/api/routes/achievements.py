@@ -70,7 +70,10 @@ def _out(achievement: Achievement) -> AchievementOut:
 async def create_achievement(
     body: AchievementIn, services: ServicesDep, _: Privileged
 ) -> AchievementOut:
-    return _out(await services.achievements.create(_model_fields(body, for_create=True)))
+    achievement = await services.achievements.create(_model_fields(body, for_create=True))
+    # Users who already qualify unlock it now (quietly: no flood on the TV display).
+    await services.engine.backfill(achievement.id)
+    return _out(achievement)
 
 
 @router.get(
@@ -111,7 +114,10 @@ async def patch_achievement(
     achievement_id: AchievementId, body: AchievementFields, services: ServicesDep, _: Privileged
 ) -> AchievementOut:
     fields = _model_fields(body, for_create=False)
-    return _out(await services.achievements.update(achievement_id, fields))
+    achievement = await services.achievements.update(achievement_id, fields)
+    if {"requirements", "is_enabled"} & fields.keys():
+        await services.engine.backfill(achievement.id)
+    return _out(achievement)
 
 
 @router.delete(
