@@ -21,6 +21,8 @@ from accolade.app import create_app
 from accolade.auth import issue_token
 from accolade.config import Settings
 from accolade.domain.identity import Role
+from accolade.storage import migrate
+from accolade.storage.database import Database
 from accolade.storage.models import Base
 
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -76,20 +78,26 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, jwt_secret=TEST_SECRET, _env_file=None)  # type: ignore[call-arg]
 
 
-async def _empty_tables(app: FastAPI) -> None:
-    database = app.state.services.database
-    if database.dialect != "postgresql":
-        return  # each SQLite test has a file of its own
-    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    async with database.transaction() as session:
-        await session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+async def empty_database(settings: Settings) -> None:
+    """Migrate the run's PostgreSQL database and empty every table, before a server starts on it
+    (emptying under a running relay would race it). Each SQLite test has a file of its own."""
+    if settings.database.dialect != "postgresql":
+        return
+    database = Database(settings.database)
+    try:
+        await migrate.upgrade(database)
+        names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        async with database.transaction() as session:
+            await session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    await empty_database(settings)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        await _empty_tables(application)
         yield application
 
 

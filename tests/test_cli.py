@@ -36,12 +36,15 @@ def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def serving(cwd: Path, port: int, *args: str) -> Iterator[tuple[str, list[str]]]:
-    """`accolade serve` on `port`; yields (base URL, the lines it printed before it was ready)."""
+def serving_process(
+    cwd: Path, port: int, *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, list[str], subprocess.Popen[str]]]:
+    """`accolade serve` on `port`; yields (base URL, the lines it printed before it was ready,
+    the process)."""
     process = subprocess.Popen(
         [*ACCOLADE, "serve", "--port", str(port), *args],
         cwd=cwd,
-        env=clean_env(COLUMNS="200"),
+        env=clean_env(COLUMNS="200", ACCOLADE_LOG_LEVEL="warning", **(env or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -56,16 +59,29 @@ def serving(cwd: Path, port: int, *args: str) -> Iterator[tuple[str, list[str]]]
             if not line and process.poll() is not None:
                 raise AssertionError("accolade serve exited:\n" + "".join(lines))
             lines.append(line)
-            if "Uvicorn running" in line or "Application startup complete" in line:
+            if line.strip().startswith("eyJ"):
+                break  # the token is printed last, just before uvicorn starts
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/health", timeout=5).raise_for_status()
                 break
-        httpx.get(f"{base}/health", timeout=5).raise_for_status()
-        yield base, lines
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base, lines, process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def serving(cwd: Path, port: int, *args: str) -> Iterator[tuple[str, list[str]]]:
+    """`accolade serve` on `port`; yields (base URL, the lines it printed before it was ready)."""
+    with serving_process(cwd, port, *args) as (base, lines, _):
+        yield base, lines
 
 
 def printed_token(lines: list[str]) -> str:

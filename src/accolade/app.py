@@ -27,6 +27,7 @@ from accolade.api.routes import (
     users,
 )
 from accolade.auth import read_token
+from accolade.bus.amqp import AmqpPublisher
 from accolade.bus.relay import Relay
 from accolade.config import Settings
 from accolade.domain.identity import Principal
@@ -74,7 +75,13 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
     message_bus = bus.from_url(settings.redis_url)
-    relay = Relay(database, message_bus, poll_interval_s=settings.relay_poll_interval_s)
+    analytics = AmqpPublisher(settings.amqp_url) if settings.amqp_url else None
+    relay = Relay(
+        database,
+        message_bus,
+        poll_interval_s=settings.relay_poll_interval_s,
+        sinks=[analytics.publish] if analytics else [],
+    )
     database.after_outbox_commit = relay.kick
     history_store = History(database)
     gateway = Gateway(history_store)
@@ -130,10 +137,15 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             )
             await message_bus.start(gateway.on_bus_message)
             await registry.start()
-            await relay.start()
+            if analytics is not None:
+                await analytics.start()
+            if settings.relay_enabled:
+                await relay.start()
             yield
         finally:
             await relay.stop()
+            if analytics is not None:
+                await analytics.close()
             await registry.stop()
             await message_bus.close()
             await database.dispose()

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
         description="`sqlite:///path/to.db` or `postgresql://user@host:5432/db`.",
     )
     redis_url: str | None = Field(None, description="Set = multi-node mode (Redis fan-out).")
+    amqp_url: str | None = Field(
+        None, description="Set: domain events also go to RabbitMQ's `gamification` exchange."
+    )
+    relay_enabled: bool = Field(
+        True, description="Publish committed room events from this node (off: leave it to others)."
+    )
     jwt_secret: str | None = Field(
         None,
         description="HS256 secret for tokens. Unset: generated once and kept in the database.",

@@ -124,11 +124,10 @@ async def test_progress_update_is_sent_while_not_yet_unlocked(engine):
     await engine.event(1, "deal")
     await engine.event(1, "deal")
     updates = await engine.room_events("user:1", "progress:update")
-    assert [
-        (u.payload["achievementId"], u.payload["current"], u.payload["target"]) for u in updates
-    ] == [
-        (target["id"], 1.0, 10.0),
-        (target["id"], 2.0, 10.0),
+    bars = [u.payload["achievements"] for u in updates]
+    assert bars == [
+        [{"achievementId": target["id"], "name": "Ten Deals", "current": 1.0, "target": 10.0}],
+        [{"achievementId": target["id"], "name": "Ten Deals", "current": 2.0, "target": 10.0}],
     ]
 
 

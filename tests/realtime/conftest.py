@@ -76,11 +76,11 @@ def live_settings(settings: Settings, **overrides: object) -> Settings:
 @pytest.fixture
 async def live(settings: Settings) -> AsyncIterator[LiveServer]:
     """A server on a free port over this test's database (SQLite or PostgreSQL)."""
-    from tests.conftest import _empty_tables
+    from tests.conftest import empty_database
 
+    await empty_database(settings)
     live_server, server, task = await start_server(live_settings(settings))
     try:
-        await _empty_tables(live_server.app)
         yield live_server
     finally:
         await stop_server(server, task)

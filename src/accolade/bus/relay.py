@@ -13,22 +13,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from accolade.bus.base import Bus
 from accolade.bus.messages import RoomMessage, encode_batch
 from accolade.storage.database import Database
-from accolade.storage.models import InstanceSetting, RoomEvent
+from accolade.storage.models import InstanceSetting, RoomEvent, utcnow
+from accolade.storage.upsert import insert_for
 
 log = logging.getLogger("accolade.relay")
+
+# Also told about each published batch (e.g. the AMQP publisher for analytics).
+Sink = Callable[[list[RoomMessage]], Awaitable[None]]
 
 # Arbitrary constant naming the PostgreSQL advisory lock relays take.
 _RELAY_LOCK_ID = 0x616363_72656C79
 PRUNED_THROUGH_KEY = "room_events_pruned_through"
+PUBLISHED_THROUGH_KEY = "room_events_published_through"
 
 
 class Relay:
@@ -39,11 +44,13 @@ class Relay:
         *,
         poll_interval_s: float = 1.0,
         batch_size: int = 500,
+        sinks: list[Sink] | None = None,
     ) -> None:
         self.database = database
         self.bus = bus
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
+        self.sinks = sinks or []
         self._wake = asyncio.Event()
         self._local = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -76,43 +83,64 @@ class Relay:
             self._wake.clear()
 
     async def relay_once(self) -> int:
-        """Number and publish one batch of pending room events; returns how many."""
+        """Number pending room events and publish what is not published yet; returns how many
+        were published.
+
+        Publishing is tracked by a watermark (`published_through`), moved only after the bus
+        took the batch: when a publish fails, the next run (on any node) publishes the same
+        events again before anything newer, so live clients still get them, in order.
+        """
         async with self._local, self._cluster_lock():
             async with self.database.transaction() as session:
-                pending = (
+                published_through = await self._number_pending(session)
+                rows = (
                     await session.scalars(
                         select(RoomEvent)
-                        .where(RoomEvent.seq.is_(None))
-                        .order_by(RoomEvent.id)
+                        .where(RoomEvent.seq > published_through)
+                        .order_by(RoomEvent.seq)
                         .limit(self.batch_size)
                     )
                 ).all()
-                if not pending:
-                    return 0
-                newest = await session.scalar(select(func.max(RoomEvent.seq))) or 0
-                pruned = await session.scalar(
-                    select(InstanceSetting.value).where(InstanceSetting.key == PRUNED_THROUGH_KEY)
-                )
-                next_seq = max(newest, int(pruned or 0)) + 1
-                messages: list[RoomMessage] = []
-                for offset, row in enumerate(pending):
-                    seq = next_seq + offset
-                    await session.execute(
-                        update(RoomEvent).where(RoomEvent.id == row.id).values(seq=seq)
-                    )
-                    messages.append(
-                        RoomMessage(
-                            seq=seq,
-                            room=row.room,
-                            event=row.event,
-                            payload=row.payload,
-                            created_at=row.created_at,
-                            namespace=row.namespace,
-                        )
-                    )
+                messages = [_message(row) for row in rows]
+            if not messages:
+                return 0
             # Committed: publish while still holding the cluster lock (see the module docstring).
             await self.bus.publish(encode_batch(messages))
+            async with self.database.transaction() as session:
+                await _set_setting(session, PUBLISHED_THROUGH_KEY, messages[-1].seq)
+            for sink in self.sinks:
+                try:
+                    await sink(messages)
+                except Exception:
+                    log.exception("a relay sink failed; the screens were served")
             return len(messages)
+
+    async def _number_pending(self, session: AsyncSession) -> int:
+        """Give pending rows their ids; returns the published-through watermark."""
+        newest = await session.scalar(select(func.max(RoomEvent.seq))) or 0
+        stored = await _get_setting(session, PUBLISHED_THROUGH_KEY)
+        # First run on a database: what is numbered already went out before tracking existed.
+        published_through = newest if stored is None else stored
+        pending = (
+            await session.scalars(
+                select(RoomEvent.id)
+                .where(RoomEvent.seq.is_(None))
+                .order_by(RoomEvent.id)
+                .limit(self.batch_size)
+            )
+        ).all()
+        if stored is None:
+            await _set_setting(session, PUBLISHED_THROUGH_KEY, published_through)
+        if not pending:
+            return published_through
+        pruned = await _get_setting(session, PRUNED_THROUGH_KEY) or 0
+        next_seq = max(newest, pruned) + 1
+        # One executemany for the batch (an UPDATE by primary key per row).
+        await session.execute(
+            update(RoomEvent),
+            [{"id": row_id, "seq": next_seq + offset} for offset, row_id in enumerate(pending)],
+        )
+        return published_through
 
     @asynccontextmanager
     async def _cluster_lock(self) -> AsyncIterator[None]:
@@ -125,6 +153,32 @@ class Relay:
                 yield
             finally:
                 await _advisory(conn, "pg_advisory_unlock")
+
+
+def _message(row: RoomEvent) -> RoomMessage:
+    assert row.seq is not None
+    return RoomMessage(
+        seq=row.seq,
+        room=row.room,
+        event=row.event,
+        payload=row.payload,
+        created_at=row.created_at,
+        namespace=row.namespace,
+    )
+
+
+async def _get_setting(session: AsyncSession, key: str) -> int | None:
+    value = await session.scalar(select(InstanceSetting.value).where(InstanceSetting.key == key))
+    return None if value is None else int(value)
+
+
+async def _set_setting(session: AsyncSession, key: str, value: int) -> None:
+    statement = insert_for(session, InstanceSetting).values(
+        key=key, value=str(value), created_at=utcnow()
+    )
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["key"], set_={"value": str(value)})
+    )
 
 
 async def _advisory(conn: AsyncConnection, function: str) -> None:

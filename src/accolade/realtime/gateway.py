@@ -78,15 +78,17 @@ class Gateway:
         *,
         send: Callable[[RoomMessage], Awaitable[None]],
         visible: Callable[[RoomMessage], bool],
-        enter: Callable[[], None],
+        enter: Callable[[int], None],
     ) -> Joined:
         """Admit a member to `room`, first replaying what it missed after `since`.
 
         `send` writes one event to this member only, `visible` says whether its transport
-        carries the event, and `enter` (synchronous) adds the member to live delivery.
+        carries the event, and `enter(floor)` (synchronous) adds the member to live delivery,
+        which must skip events up to `floor` for it: they were replayed from history but may
+        still be on their way over the bus to this node.
         """
         if since is None:
-            enter()
+            enter(0)
             return Joined(room, None, 0, None)
         async with self._hold(room) as buffer:
             catch_up = await self.history.since(room, since)
@@ -104,5 +106,5 @@ class Gateway:
                         await send(message)
                         replayed += 1
                     last = message.seq
-            enter()
+            enter(last if last > self.last_seq else 0)
         return Joined(room, catch_up.recovered, replayed, last)

@@ -25,8 +25,10 @@ from accolade.realtime.registry import Registry, Session
 log = logging.getLogger("accolade.socketio")
 
 Handler = Callable[[str, Any], Awaitable[None]]
-# Engine.IO refuses larger frames; our own checks refuse oversized fields with an `error` event.
-MAX_FRAME_BYTES = 64 * 1024
+# Engine.IO closes a connection that sends a larger message (as Node's maxHttpBufferSize does);
+# below it, our own checks refuse oversized fields with an `error` event and keep the connection.
+MAX_FRAME_BYTES = 1024 * 1024
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "__disconnect_final"})
 
 
 class Context:
@@ -45,6 +47,8 @@ class Context:
         self.read_token = token_reader
         self.public_display = public_display
         self.mark_notification_read = notifications
+        # Per connection: live events up to this id were already replayed to it (see Gateway.join).
+        self.floors: dict[tuple[str, str], int] = {}  # (sid, room) -> id
 
 
 class AccoladeNamespace(socketio.AsyncNamespace):
@@ -84,6 +88,8 @@ class AccoladeNamespace(socketio.AsyncNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.context.registry.close(sid)
+        for key in [key for key in self.context.floors if key[0] == sid]:
+            del self.context.floors[key]
 
     def _authenticate(self, auth: Any) -> tuple[Principal | None, DomainError | None]:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -150,9 +156,11 @@ class AccoladeNamespace(socketio.AsyncNamespace):
         async def send(message: RoomMessage) -> None:
             await self.emit(message.event, message.data(), to=sid)
 
-        def enter() -> None:
+        def enter(floor: int) -> None:
             self.server.manager.basic_enter_room(sid, namespace, room)
             self.context.registry.entered(sid, room)
+            if floor:
+                self.context.floors[(sid, room)] = floor
 
         return await self.context.gateway.join(
             room, since, send=send, visible=lambda m: carries(namespace, m), enter=enter
@@ -246,8 +254,9 @@ class SocketIOTransport:
     """Room delivery for Socket.IO: the packet is encoded once per event and namespace, and
     written to each member's Engine.IO socket in turn (no task per recipient)."""
 
-    def __init__(self, server: socketio.AsyncServer) -> None:
+    def __init__(self, server: socketio.AsyncServer, floors: dict[tuple[str, str], int]) -> None:
         self.server = server
+        self.floors = floors
 
     async def deliver(self, message: RoomMessage) -> None:
         manager = self.server.manager
@@ -263,13 +272,42 @@ class SocketIOTransport:
             ).encode()
             frames = encoded if isinstance(encoded, list) else [encoded]
             packets = [eio_packet.Packet(eio_packet.MESSAGE, frame) for frame in frames]
-            for _sid, eio_sid in manager.get_participants(namespace, message.room):
+            floors = self.floors
+            for sid, eio_sid in manager.get_participants(namespace, message.room):
+                if floors and (floor := floors.get((sid, message.room))) is not None:
+                    if message.seq <= floor:
+                        continue  # replayed to it on join already
+                    del floors[(sid, message.room)]
                 for pkt in packets:
                     await self.server.eio.send_packet(eio_sid, pkt)
 
 
+class Server(socketio.AsyncServer):
+    """python-socketio's server, refusing client events it would otherwise misroute: names that
+    are not strings, and the reserved `connect`/`disconnect`, which would reach the handlers
+    meant for the connection itself."""
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
+    ) -> None:
+        name = data[0] if isinstance(data, list) and data else None
+        if not isinstance(name, str) or name in RESERVED_EVENTS:
+            shown = name if isinstance(name, str) else type(name).__name__
+            await self.emit(
+                "error",
+                {
+                    "code": "validation_error",
+                    "message": f"not an event name a client may send: {shown!r}",
+                },
+                to=sid,
+                namespace=namespace,
+            )
+            return
+        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+
 def build_server(context: Context, cors_origins: list[str]) -> socketio.AsyncServer:
-    server = socketio.AsyncServer(
+    server = Server(
         async_mode="asgi",
         cors_allowed_origins=cors_origins or None,
         max_http_buffer_size=MAX_FRAME_BYTES,
@@ -280,5 +318,5 @@ def build_server(context: Context, cors_origins: list[str]) -> socketio.AsyncSer
     server.register_namespace(LeaderboardNamespace(LEADERBOARD, context))
     server.register_namespace(TrainingNamespace(TRAINING, context))
     server.register_namespace(RootNamespace(ROOT, context))
-    context.gateway.add_transport(SocketIOTransport(server))
+    context.gateway.add_transport(SocketIOTransport(server, context.floors))
     return server

@@ -63,6 +63,7 @@ class Member:
         self.path = path
         self.principal = principal
         self.rooms: set[str] = set()
+        self.floors: dict[str, int] = {}  # room -> live events up to this id were replayed
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.writer: asyncio.Task[None] | None = None
 
@@ -112,9 +113,15 @@ class PlainWebSockets:
                 data = {"userId": data.get("userId"), **data}
             frame = envelope(message.event, data, message.seq, message.timestamp)
             for member in members:
+                if member.floors and (floor := member.floors.get(message.room)) is not None:
+                    if message.seq <= floor:
+                        continue
+                    del member.floors[message.room]
                 member.send(frame)
 
-    def _enter(self, member: Member, room: str) -> None:
+    def _enter(self, member: Member, room: str, floor: int = 0) -> None:
+        if floor:
+            member.floors[room] = floor
         self.members[member.path].setdefault(room, set()).add(member)
         member.rooms.add(room)
         self.registry.entered(member.id, room)
@@ -211,8 +218,8 @@ class PlainWebSockets:
             raise InvalidInput(f"frames are limited to {MAX_FRAME_CHARS} characters")
         try:
             request = json.loads(text)
-        except ValueError as exc:
-            raise InvalidInput("the frame is not valid JSON") from exc
+        except (ValueError, RecursionError) as exc:
+            raise InvalidInput("the frame is not valid JSON (or nested too deeply)") from exc
         if not isinstance(request, dict) or not isinstance(request.get("type"), str):
             raise InvalidInput('send an object with a "type", e.g. {"type": "join:tv-display"}')
         kind: str = request["type"]
@@ -242,7 +249,7 @@ class PlainWebSockets:
             since,
             send=send,
             visible=lambda m: carries(path, m),
-            enter=lambda: self._enter(member, room),
+            enter=lambda floor: self._enter(member, room, floor),
         )
         payload: dict[str, Any] = {"room": joined.room}
         if joined.recovered is not None:

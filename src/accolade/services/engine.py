@@ -394,14 +394,24 @@ class Engine:
             }
         )
         awarded: list[Awarded] = []
+        bars: list[dict[str, Any]] = []
+        windows: dict[tuple[str, int, int], float] = {}  # one query per (metric, bucket, window)
         for rule in open_rules:
             for requirement in rule.requirements:
                 if requirement.timeframe is not None:
                     bucket_s = bucket_size_for(requirement.timeframe)
-                    window = timedelta(seconds=requirement.timeframe.window_s)
-                    values[value_key(requirement)] = await metrics.window_sum(
-                        session, user.id, requirement.metric, bucket_s, at - window, at
-                    )
+                    window_s = requirement.timeframe.window_s
+                    key = (requirement.metric, bucket_s, window_s)
+                    if key not in windows:
+                        windows[key] = await metrics.window_sum(
+                            session,
+                            user.id,
+                            requirement.metric,
+                            bucket_s,
+                            at - timedelta(seconds=window_s),
+                            at,
+                        )
+                    values[value_key(requirement)] = windows[key]
             if all_hold(rule.requirements, values):
                 _, result = await award(session, self.broadcaster, user, rule, quiet=quiet)
                 if result is not None:
@@ -409,17 +419,20 @@ class Engine:
             elif not rule.secret:
                 first = rule.requirements[0]
                 bar = progress(first, values.get(value_key(first), values.get(first.metric, 0.0)))
-                add_room_event(
-                    session,
-                    user_room(user.external_id),
-                    "progress:update",
+                bars.append(
                     {
-                        "userId": user.external_id,
                         "achievementId": rule.achievement_id,
                         "name": rule.name,
                         "current": bar.current,
                         "target": bar.target,
-                        "timestamp": _iso(utcnow()),
-                    },
+                    }
                 )
+        if bars and not quiet:
+            # One message for every bar this event moved (progress bars update together).
+            add_room_event(
+                session,
+                user_room(user.external_id),
+                "progress:update",
+                {"userId": user.external_id, "achievements": bars, "timestamp": _iso(utcnow())},
+            )
         return awarded
