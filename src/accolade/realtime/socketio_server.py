@@ -312,6 +312,9 @@ def build_server(context: Context, cors_origins: list[str]) -> socketio.AsyncSer
         cors_allowed_origins=cors_origins or None,
         max_http_buffer_size=MAX_FRAME_BYTES,
         always_connect=True,
+        # One connection's requests are handled one after another, in the order sent
+        # (`join` then `leave` must not be answered `left` then `joined`).
+        async_handlers=False,
         logger=False,
         engineio_logger=False,
     )

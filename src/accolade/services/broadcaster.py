@@ -61,16 +61,16 @@ class Broadcaster:
                 created_at=now,
             )
         )
-        session.add(
-            Notification(
-                user_id=user.id,
-                type=f"celebration.{celebration.achievement_type.value}",
-                title=celebration.title,
-                body=celebration.description,
-                data=payload,
-                created_at=now,
-            )
+        notification = Notification(
+            user_id=user.id,
+            type=f"celebration.{celebration.achievement_type.value}",
+            title=celebration.title,
+            body=celebration.description,
+            data=payload,
+            created_at=now,
         )
+        session.add(notification)
+        await session.flush()  # its id goes out with it: `notification:read {id}` needs it
         if not quiet:
             add_room_event(session, TV_ROOM, "achievement:celebration", payload)
         add_room_event(session, user_room(user.external_id), "achievement:earned", payload)
@@ -78,7 +78,13 @@ class Broadcaster:
             session,
             user_room(user.external_id),
             "notification",
-            {"type": f"celebration.{celebration.achievement_type.value}", **payload},
+            {
+                **payload,
+                "id": notification.id,
+                "type": notification.type,
+                "title": notification.title,
+                "body": notification.body,
+            },
         )
         return payload
 

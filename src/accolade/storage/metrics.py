@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accolade.domain.requirements import bucket_start
+from accolade.domain.achievements import Requirement
+from accolade.domain.events import GAUGES
+from accolade.domain.requirements import bucket_size_for, bucket_start, value_key
 from accolade.storage.models import MetricBucket, User, UserMetric, UserStats, utcnow
 from accolade.storage.upsert import insert_for
 
@@ -19,13 +21,6 @@ async def lock_stats(session: AsyncSession, user: User) -> UserStats:
     Every command that changes a user's progress takes this lock first, so two events for one
     user (on one node or several) are applied one after the other, never interleaved.
     """
-    await session.execute(
-        insert_for(session, UserStats)
-        .values(
-            user_id=user.id, xp=0, level=1, current_streak=0, best_streak=0, updated_at=utcnow()
-        )
-        .on_conflict_do_nothing(index_elements=["user_id"])
-    )
     query = (
         select(UserStats)
         .where(UserStats.user_id == user.id)
@@ -33,8 +28,17 @@ async def lock_stats(session: AsyncSession, user: User) -> UserStats:
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
-    stats = (await session.scalars(query)).one()
-    return stats
+    stats = (await session.scalars(query)).one_or_none()
+    if stats is not None:
+        return stats  # the common case: one query
+    await session.execute(
+        insert_for(session, UserStats)
+        .values(
+            user_id=user.id, xp=0, level=1, current_streak=0, best_streak=0, updated_at=utcnow()
+        )
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
+    return (await session.scalars(query)).one()
 
 
 async def add(
@@ -127,3 +131,31 @@ async def window_sum(
         )
     )
     return float(value or 0.0)
+
+
+async def requirement_values(
+    session: AsyncSession, stats: UserStats, requirements: Iterable[Requirement], at: datetime
+) -> dict[str, float]:
+    """What `all_hold` needs for `requirements`, for the user of `stats`: all-time totals of the
+    untimed metrics, the gauges from `stats`, and each timeframed requirement's trailing window
+    ending at `at` (keyed by `value_key`)."""
+    wanted = list(requirements)
+    untimed = {q.metric for q in wanted if q.timeframe is None}
+    values = await totals(session, stats.user_id, untimed - GAUGES)
+    values.update(
+        {
+            "xp": stats.xp,
+            "level": stats.level,
+            "streak": stats.current_streak,
+            "best_streak": stats.best_streak,
+        }
+    )
+    for requirement in wanted:
+        if requirement.timeframe is None or value_key(requirement) in values:
+            continue
+        bucket_s = bucket_size_for(requirement.timeframe)
+        window = timedelta(seconds=requirement.timeframe.window_s)
+        values[value_key(requirement)] = await window_sum(
+            session, stats.user_id, requirement.metric, bucket_s, at - window, at
+        )
+    return values

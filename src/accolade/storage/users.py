@@ -25,6 +25,10 @@ async def ensure(
 
     Returns (user, created). A given name or time zone updates an existing user.
     """
+    user = await get(session, user_id)  # the common case, one query
+    if user is not None:
+        await _update(session, user, user_name, time_zone)
+        return user, False
     now = utcnow()
     insert = (
         insert_for(session, User)
@@ -43,12 +47,22 @@ async def ensure(
     user = await get(session, user_id)
     assert user is not None  # inserted above or already there; rows are never deleted mid-call
     if not created:
-        if user_name is not None and user.user_name != user_name:
-            user.user_name = user_name
-        if time_zone is not None and user.time_zone != time_zone:
-            user.time_zone = time_zone
-        await session.flush()
+        await _update(session, user, user_name, time_zone)
     return user, created
+
+
+async def _update(
+    session: AsyncSession, user: User, user_name: str | None, time_zone: str | None
+) -> None:
+    changed = False
+    if user_name is not None and user.user_name != user_name:
+        user.user_name = user_name
+        changed = True
+    if time_zone is not None and user.time_zone != time_zone:
+        user.time_zone = time_zone
+        changed = True
+    if changed:
+        await session.flush()
 
 
 async def delete(session: AsyncSession, user: User) -> None:
