@@ -6,9 +6,12 @@ reached the PostgreSQL half skips with the reason, unless ACCOLADE_REQUIRE_SERVI
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -93,11 +96,28 @@ async def empty_database(settings: Settings) -> None:
         await database.dispose()
 
 
+@asynccontextmanager
+async def running(application: FastAPI, shutdown_timeout_s: float = 30) -> AsyncIterator[FastAPI]:
+    """The app's lifespan around the block. A shutdown that hangs fails the test with the stack of
+    every task still running, instead of hanging the whole suite."""
+    lifespan = application.router.lifespan_context(application)
+    await lifespan.__aenter__()
+    try:
+        yield application
+    finally:
+        try:
+            await asyncio.wait_for(lifespan.__aexit__(None, None, None), shutdown_timeout_s)
+        except TimeoutError:
+            stacks = io.StringIO()
+            for task in asyncio.all_tasks():
+                task.print_stack(file=stacks)
+            pytest.fail(f"the app did not shut down in {shutdown_timeout_s}s:\n{stacks.getvalue()}")
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     await empty_database(settings)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with running(create_app(settings)) as application:
         yield application
 
 

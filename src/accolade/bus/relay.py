@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.bus.base import Bus
 from accolade.bus.messages import RoomMessage, encode_batch
@@ -147,12 +147,18 @@ class Relay:
         if self.database.dialect != "postgresql":
             yield  # SQLite: one node; the local lock is the whole story
             return
-        async with self.database.engine.connect() as conn:
-            await _advisory(conn, "pg_advisory_lock")
-            try:
-                yield
-            finally:
-                await _advisory(conn, "pg_advisory_unlock")
+        # A transaction-level lock on a connection of its own: whatever happens (an error, a
+        # cancelled task at shutdown), ending that transaction releases it, so no node can ever
+        # be left waiting on a lock nobody holds. Polled with the try- variant so that waiting
+        # stays in Python, where shutdown can cancel it.
+        async with self.database.engine.connect() as conn, conn.begin():
+            delay_s = 0.005
+            while not await conn.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _RELAY_LOCK_ID}
+            ):
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 0.1)
+            yield
 
 
 def _message(row: RoomEvent) -> RoomMessage:
@@ -179,8 +185,3 @@ async def _set_setting(session: AsyncSession, key: str, value: int) -> None:
     await session.execute(
         statement.on_conflict_do_update(index_elements=["key"], set_={"value": str(value)})
     )
-
-
-async def _advisory(conn: AsyncConnection, function: str) -> None:
-    await conn.execute(text(f"SELECT {function}(:id)"), {"id": _RELAY_LOCK_ID})
-    await conn.commit()
