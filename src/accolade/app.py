@@ -18,14 +18,19 @@ from accolade.api.deps import Services
 from accolade.api.middleware import BodyLimit, RequestMetrics
 from accolade.api.routes import (
     achievements,
+    activity,
     admin,
     definitions,
     events,
     health,
     history,
+    profile,
+    quests,
+    rewards,
     training,
     users,
 )
+from accolade.api.routes import notifications as notification_routes
 from accolade.auth import read_token
 from accolade.bus.amqp import AmqpPublisher
 from accolade.bus.relay import Relay
@@ -42,6 +47,9 @@ from accolade.services.anti_cheat import AntiCheat, Limits
 from accolade.services.broadcaster import Broadcaster
 from accolade.services.engine import Engine
 from accolade.services.notifications import NotificationService
+from accolade.services.profiles import ProfileService
+from accolade.services.quests import QuestService
+from accolade.services.rewards import RewardService
 from accolade.services.training import TrainingService
 from accolade.services.users import UserService
 from accolade.storage import migrate
@@ -88,6 +96,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     registry = Registry(database, flush_interval_s=settings.session_flush_interval_s)
     broadcaster = Broadcaster()
     notifications = NotificationService(database)
+    engine = Engine(database, broadcaster)
     secret: dict[str, str] = {}  # filled by the lifespan, read by token checks
 
     def token_reader(token: str) -> Principal:
@@ -124,7 +133,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 registry=registry,
                 gateway=gateway,
                 relay=relay,
-                engine=Engine(database, broadcaster),
+                engine=engine,
                 anti_cheat=AntiCheat(
                     database,
                     Limits(
@@ -134,6 +143,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                     ),
                 ),
                 training=TrainingService(database),
+                quests=QuestService(database, broadcaster),
+                rewards=RewardService(database, engine),
+                profiles=ProfileService(database, engine.curve),
             )
             await message_bus.start(gateway.on_bus_message)
             await registry.start()
@@ -169,6 +181,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         history.router,
         events.router,
         training.router,
+        quests.router,
+        rewards.router,
+        notification_routes.router,
+        activity.router,
+        profile.router,
     ):
         app.include_router(router)
     app.router.routes.extend(plain.routes())

@@ -1,8 +1,10 @@
 """Who may call what: tokens that are refused (401) and roles that may not (403), per endpoint.
 
 `admin` may do everything and `service` may act for any user; a `user` token reads the
-achievements and only its own progress and user record; a `display` token is for public
-real-time rooms only and gets 403 from every REST endpoint. `/health` needs no token.
+achievements and only its own progress and user record, and claims its own rewards and marks its
+own notifications read; a `display` token is for public real-time rooms only and gets 403 from
+every REST endpoint but the public activity feed (`GET /api/activity` without `userId`).
+`/health` needs no token.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ PROGRESS_LIST = "/api/users/achievements/progress/list"
 UNLOCK = "/api/users/achievements/progress/unlock"
 ACHIEVEMENTS = "/api/achievements"
 USERS = "/api/users"
+QUESTS = "/api/quests"
 
 OTHER_SECRET = "another-secret-" + "y" * 40
 
@@ -84,6 +87,26 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
         "/api/training/roleplay/s1/messages",
         {"userId": 42, "response": "hi"},
     ),
+    ("GET", "/api/rewards/pending", "/api/rewards/pending?userId=42", None),
+    ("GET", "/api/rewards", "/api/rewards?userId=42", None),
+    ("POST", "/api/rewards/{distribution_id}/claim", "/api/rewards/1/claim", None),
+    ("POST", "/api/rewards/{distribution_id}/revoke", "/api/rewards/1/revoke", None),
+    ("GET", "/api/notifications", "/api/notifications?userId=42", None),
+    ("POST", "/api/notifications/{notification_id}/read", "/api/notifications/1/read", None),
+    ("POST", "/api/notifications/read-all", "/api/notifications/read-all", {"userId": 42}),
+    ("GET", "/api/activity", "/api/activity?userId=42", None),
+    ("GET", "/api/users/{user_id}/profile", "/api/users/42/profile", None),
+    ("POST", QUESTS, QUESTS, {"title": "Q", "steps": [{"title": "S"}]}),
+    ("GET", f"{QUESTS}/active", f"{QUESTS}/active?userId=42", None),
+    ("GET", f"{QUESTS}/{{quest_id}}", f"{QUESTS}/1", None),
+    ("POST", f"{QUESTS}/{{quest_id}}/start", f"{QUESTS}/1/start", {"userId": 42}),
+    (
+        "POST",
+        f"{QUESTS}/{{quest_id}}/steps/{{step_id}}/complete",
+        f"{QUESTS}/1/steps/step-1/complete",
+        {"userId": 42},
+    ),
+    ("GET", f"{QUESTS}/{{quest_id}}/progress", f"{QUESTS}/1/progress?userId=42", None),
 ]
 ENDPOINT_IDS = [f"{method} {template}" for method, template, _, _ in ENDPOINTS]
 
@@ -348,7 +371,19 @@ async def test_user_reads_achievements(client, aid, user42, url):
 
 
 # Every write but to the user record: a user's own id in the body or query does not help.
-USER_FORBIDDEN = [e for e in ENDPOINTS if e[0] != "GET" and e[2] not in (USERS, f"{USERS}/42")]
+# Writes a user token may make for itself (its own rewards and notifications), tested elsewhere.
+USER_SELF_SERVICE = {
+    "/api/rewards/{distribution_id}/claim",
+    "/api/notifications/{notification_id}/read",
+    "/api/notifications/read-all",
+    f"{QUESTS}/{{quest_id}}/start",
+    f"{QUESTS}/{{quest_id}}/steps/{{step_id}}/complete",
+}
+USER_FORBIDDEN = [
+    e
+    for e in ENDPOINTS
+    if e[0] != "GET" and e[2] not in (USERS, f"{USERS}/42") and e[1] not in USER_SELF_SERVICE
+]
 
 
 @pytest.mark.parametrize(

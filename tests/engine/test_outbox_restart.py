@@ -21,19 +21,14 @@ async def test_celebration_committed_before_a_crash_arrives_once_after_restart(t
         tmp_path, free_port, "--database-url", database_url, env={"ACCOLADE_RELAY_ENABLED": "false"}
     ) as (base, lines, process):
         headers = {"Authorization": f"Bearer {printed_token(lines)}"}
-        created = httpx.post(
-            f"{base}/api/achievements",
-            json={
-                "name": "Survivor",
-                "requirements": [{"metric": "deal", "operator": "gte", "threshold": 1}],
-            },
-            headers=headers,
-        )
-        assert created.status_code == 201
-        answer = httpx.post(
-            f"{base}/api/events", json={"userId": 1, "type": "deal"}, headers=headers
-        )
-        assert answer.json()["unlocked"][0]["name"] == "Survivor"
+        async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+            rule = {"metric": "deal", "operator": "gte", "threshold": 1}
+            created = await client.post(
+                "/api/achievements", json={"name": "Survivor", "requirements": [rule]}
+            )
+            assert created.status_code == 201
+            answer = await client.post("/api/events", json={"userId": 1, "type": "deal"})
+            assert answer.json()["unlocked"][0]["name"] == "Survivor"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -11,8 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from accolade.auth import read_token
 from accolade.bus.relay import Relay
 from accolade.config import Settings
-from accolade.domain.errors import Unauthorized
-from accolade.domain.identity import Principal, Role
+from accolade.domain.errors import InvalidInput, Unauthorized
+from accolade.domain.identity import Principal, Role, UserId
 from accolade.realtime.gateway import Gateway
 from accolade.realtime.history import History
 from accolade.realtime.registry import Registry
@@ -20,6 +21,9 @@ from accolade.services.achievements import AchievementService
 from accolade.services.anti_cheat import AntiCheat
 from accolade.services.engine import Engine
 from accolade.services.notifications import NotificationService
+from accolade.services.profiles import ProfileService
+from accolade.services.quests import QuestService
+from accolade.services.rewards import RewardService
 from accolade.services.training import TrainingService
 from accolade.services.users import UserService
 from accolade.storage.database import Database
@@ -42,6 +46,9 @@ class Services:
     engine: Engine
     anti_cheat: AntiCheat
     training: TrainingService
+    quests: QuestService
+    rewards: RewardService
+    profiles: ProfileService
 
 
 def get_services(request: Request) -> Services:
@@ -89,3 +96,22 @@ Reader = Annotated[Principal, Depends(not_display)]
 def secret_viewer(principal: Principal) -> str | None:
     """The user from whom secret achievements are hidden until unlocked (None: hide nothing)."""
     return principal.subject if principal.role is Role.USER else None
+
+
+_INT_SUBJECT = re.compile(r"^-?[1-9][0-9]{0,17}$|^0$")
+
+
+def acting_user(principal: Principal, user_id: UserId | None) -> UserId:
+    """The user a call acts for: `user_id` when given (a user token: only its own), else the
+    user token's own user. Admin and service tokens must name one. A subject of plain digits
+    names an integer id (`"42"` -> 42), as host applications put their integer ids in `sub`."""
+    if user_id is not None:
+        principal.require_user(user_id)
+        return user_id
+    if principal.role is not Role.USER:
+        raise InvalidInput(
+            "name the user: `userId` is required with an admin or service token",
+            details=[{"field": "userId", "message": "Field required"}],
+        )
+    subject = principal.subject
+    return int(subject) if _INT_SUBJECT.match(subject) else subject

@@ -54,23 +54,33 @@ class Relay:
         self._wake = asyncio.Event()
         self._local = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def kick(self) -> None:
         """Called after a commit that wrote room events: relay them now rather than at the poll."""
         self._wake.set()
 
     async def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Let the current run finish (a run cancelled mid-transaction could leave SQLite's write
+        lock to the pool), then end; cancel only if it does not finish in time."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 while await self.relay_once() >= self.batch_size:
                     pass  # more waiting: keep going without sleeping
@@ -78,6 +88,8 @@ class Relay:
                 raise
             except Exception:
                 log.exception("relay run failed; retrying at the next poll")
+            if self._stopping:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
             self._wake.clear()

@@ -297,3 +297,33 @@ def contest_payout(contest_name: str, finishers: Sequence[ContestPlacement]) -> 
         (f for f in finishers if 1 <= f.placement <= CONTEST_PODIUM), key=lambda f: f.placement
     )
     return [c for f in podium if (c := contest_placement(contest_name, f)) is not None]
+
+
+ICON_QUEST = "🗺️"
+
+
+def quest_complete(
+    user_id: UserId,
+    user_name: str,
+    quest_id: int,
+    quest_title: str,
+    quest_description: str,
+    *,
+    quest_type: str | None = None,
+    difficulty: str | None = None,
+) -> Celebration:
+    """`🗺️ {title} Quest Complete!`, described by the quest's own description."""
+    return Celebration(
+        user_id=user_id,
+        user_name=user_name,
+        achievement_type=CelebrationType.MILESTONE,
+        title=f"{ICON_QUEST} {quest_title} Quest Complete!",
+        description=quest_description or f"Completed the {quest_title} quest",
+        icon=ICON_QUEST,
+        extra={
+            "milestoneType": "quest",
+            "questId": quest_id,
+            "questType": quest_type,
+            "difficulty": difficulty,
+        },
+    )

@@ -74,7 +74,9 @@ class Registry:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            # Cancelled only between flushes: a flush cut short could leave its transaction open.
+            async with self._flush_lock:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._closed.update(self.sessions)

@@ -25,6 +25,7 @@ from accolade.domain.requirements import all_hold, bucket_size_for, progress, va
 from accolade.services import rules as rules_module
 from accolade.services.achievements import Awarded, award
 from accolade.services.broadcaster import Broadcaster, user_room
+from accolade.services.quests import QuestProgressor
 from accolade.storage import achievements as achievements_repo
 from accolade.storage import metrics
 from accolade.storage import users as users_repo
@@ -80,6 +81,7 @@ class Engine:
         self.broadcaster = broadcaster
         self.curve = curve
         self.rules = rules_module.Rules()
+        self.quests = QuestProgressor(broadcaster)
 
     async def ingest(self, command: EventCommand) -> EventResult:
         """Apply one event; a repeated idempotency key gets the first answer and changes nothing."""
@@ -196,6 +198,7 @@ class Engine:
         for awarded in await self.evaluate(session, user, stats, moved, occurred_at):
             body["unlocked"].append(_unlocked(awarded))
             body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
+        body["quests"] = await self.quests.on_event(session, user, stats, moved, occurred_at)
         event.result = body
         return EventResult(body, replayed=False)
 
@@ -312,6 +315,59 @@ class Engine:
         if awarded is not None:
             body["unlocked"].append(_unlocked(awarded))
             body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
+
+    # --- progress from outside an event (claimed rewards) ----------------------------------------
+
+    async def grant_xp(
+        self, session: AsyncSession, user: User, stats: UserStats, amount: int, source: str
+    ) -> dict[str, Any]:
+        """Add `amount` XP as an `xp` event would: level and tier follow, level-ups and XP
+        milestones are celebrated, and achievements and quest steps reading `xp` or `level` are
+        checked. The caller holds the user's stats lock (`metrics.lock_stats`). Returns the
+        effects `{xp, celebrations, unlocked, quests}`, shaped like an event's answer."""
+        old_xp, old_level = stats.xp, stats.level
+        xp = await self._gain_xp(session, user, stats, amount, source)
+        celebrated = await self.broadcaster.training_milestone(
+            session,
+            user,
+            old_xp=old_xp,
+            new_xp=stats.xp,
+            old_level=old_level,
+            new_level=stats.level,
+        )
+        await metrics.set_gauges(session, user.id, {"xp": stats.xp, "level": stats.level})
+        effects = await self._follow_up(session, user, stats, {"xp", "level"})
+        effects["celebrations"] = [p["title"] for p in celebrated.payloads] + effects[
+            "celebrations"
+        ]
+        return {"xp": xp, **effects}
+
+    async def add_to_metrics(
+        self, session: AsyncSession, user: User, stats: UserStats, deltas: dict[str, float]
+    ) -> dict[str, Any]:
+        """Add `deltas` to the user's metrics now, as a custom-metric event would, and check the
+        achievements and quest steps reading them. The caller holds the user's stats lock.
+        Returns the effects `{celebrations, unlocked, quests}`."""
+        now = utcnow()
+        await metrics.add(session, user.id, deltas, now, BUCKET_SIZES_S)
+        return await self._follow_up(session, user, stats, set(deltas), now)
+
+    async def _follow_up(
+        self,
+        session: AsyncSession,
+        user: User,
+        stats: UserStats,
+        moved: set[str],
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        at = at or utcnow()
+        unlocked = await self.evaluate(session, user, stats, moved, at)
+        quests = await self.quests.on_event(session, user, stats, moved, at)
+        return {
+            "celebrations": [f"🏅 {awarded.name} Badge Earned!" for awarded in unlocked],
+            "unlocked": [_unlocked(awarded) for awarded in unlocked],
+            "quests": quests,
+        }
 
     # --- rules -----------------------------------------------------------------------------------
 

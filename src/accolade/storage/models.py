@@ -335,3 +335,55 @@ class FlaggedEvent(Base):
     reason: Mapped[str] = mapped_column(String(300), nullable=False)
     data: Mapped[Any] = mapped_column(JsonType, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Quest(Timestamped, Base):
+    """Seed 002's quest: ordered steps (JSON, as the API shows them), rewards and dates."""
+
+    __tablename__ = "quests"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    type: Mapped[str] = mapped_column(String(50), nullable=False)  # free text, e.g. DAILY
+    difficulty: Mapped[str] = mapped_column(String(50), nullable=False)  # free text, e.g. EASY
+    # [{id, title, description, order, requirements[], rewards[], isOptional}] by `order`.
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, nullable=False, default=list)
+    rewards: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, nullable=False, default=list)
+    requirements: Mapped[list[dict[str, Any]]] = mapped_column(
+        JsonType, nullable=False, default=list
+    )
+    time_limit_s: Mapped[int | None] = mapped_column(Integer)  # from each user's start
+    start_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    meta: Mapped[Any] = mapped_column("metadata", JsonType, nullable=False, default=dict)
+
+
+class QuestProgress(Timestamped, Base):
+    """One row per user and quest, from the first start; a restart reuses it (history kept)."""
+
+    __tablename__ = "quest_progress"
+    __table_args__ = (
+        UniqueConstraint("user_id", "quest_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    quest_id: Mapped[int] = mapped_column(
+        ForeignKey("quests.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # NOT_STARTED IN_PROGRESS COMPLETED FAILED EXPIRED (a run past its deadline is EXPIRED on
+    # the next write; reads report it so at once).
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    current_step: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    completed_steps: Mapped[list[str]] = mapped_column(JsonType, nullable=False, default=list)
+    step_progress: Mapped[dict[str, float]] = mapped_column(JsonType, nullable=False, default=dict)
+    # Metric totals when this run started: step requirements count what was done since.
+    baseline: Mapped[dict[str, float]] = mapped_column(JsonType, nullable=False, default=dict)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, nullable=False, default=list)

@@ -1,0 +1,37 @@
+"""`/api/activity`: the feed, the celebrations history newest first.
+
+Without `userId` it is everyone's feed, which is what the TV display shows: any valid token may
+read it, `display` ones included. With `userId` it is one user's, for that user (or admin and
+service tokens) only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from accolade.api.deps import CurrentPrincipal, ServicesDep
+
+router = APIRouter(prefix="/api/activity", tags=["activity"])
+
+
+@router.get("", summary="Celebrations, newest first: one user's, or everyone's (the public feed)")
+async def activity_feed(
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    user_id: Annotated[
+        str | None,
+        Query(
+            alias="userId",
+            min_length=1,
+            max_length=255,
+            pattern=r"^[^\x00]+$",
+            description="Whose feed; left out: everyone's.",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[dict[str, Any]]:
+    if user_id is not None:
+        principal.require_user(user_id)
+    return await services.profiles.activity(user_id, limit=limit)

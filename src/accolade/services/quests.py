@@ -1,0 +1,580 @@
+"""Quests (seed 002): definitions, each user's run through their ordered steps, and the engine's
+hook that completes steps from events.
+
+A step completes by hand (`complete_step`) or by itself once its requirements hold (checked when
+an event moves a metric they read, when the quest starts and after any step completes). Each
+step's rewards are given once per user, even across restarts; the quest's rewards and its
+celebration come when all required steps are complete. Every change to a run takes the user's
+stats lock first, like the engine, so an event and a hand-made completion never interleave.
+The rules themselves (ordering, deadlines, what counts) are in `accolade.domain.quests`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accolade.domain import quests as rules
+from accolade.domain.achievements import Requirement
+from accolade.domain.celebrations import quest_complete
+from accolade.domain.errors import Conflict, NotFound
+from accolade.domain.identity import UserId
+from accolade.domain.quests import QuestStatus, Step
+from accolade.domain.requirements import all_hold, value_key
+from accolade.services.broadcaster import Broadcaster, user_room
+from accolade.services.rules import requirement_of
+from accolade.storage import metrics
+from accolade.storage import quests as repo
+from accolade.storage import users as users_repo
+from accolade.storage.database import Database
+from accolade.storage.models import (
+    Quest,
+    QuestProgress,
+    RewardDistribution,
+    User,
+    UserStats,
+    utcnow,
+)
+from accolade.storage.outbox import add_room_event
+
+QUEST_SOURCE = "QUEST"
+STEP_SOURCE = "QUEST_STEP"
+HISTORY_LIMIT = 200  # entries kept per user and quest (restarts add up)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+
+def steps_of(quest: Quest) -> list[Step]:
+    """The quest's steps as stored (already in order), as domain steps."""
+    return [
+        Step(
+            id=str(raw["id"]),
+            title=str(raw.get("title") or ""),
+            order=int(raw.get("order", position)),
+            optional=bool(raw.get("isOptional", False)),
+            requirements=tuple(requirement_of(r) for r in raw.get("requirements") or ()),
+            rewards=tuple(raw.get("rewards") or ()),
+        )
+        for position, raw in enumerate(quest.steps, start=1)
+    ]
+
+
+def run_deadline(quest: Quest, row: QuestProgress) -> datetime | None:
+    """When `row`'s run expires: from the quest's current time limit and end date while it is
+    IN_PROGRESS (a changed quest moves running deadlines), as recorded once it has ended."""
+    if row.status != QuestStatus.IN_PROGRESS.value or row.started_at is None:
+        return row.expires_at
+    return rules.deadline(row.started_at, quest.time_limit_s, quest.end_date)
+
+
+def step_source_id(quest_id: int, step_id: str) -> str:
+    """`RewardDistribution.source_id` of a step's rewards: `{questId}:{stepId}`."""
+    return f"{quest_id}:{step_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressView:
+    """A user's run through a quest as the API answers it (NOT_STARTED before any start)."""
+
+    quest_id: int
+    user_id: UserId
+    status: QuestStatus
+    current_step: int
+    current_step_id: str | None
+    completed_steps: list[str]
+    step_progress: dict[str, float]
+    progress: float
+    started_at: datetime | None
+    completed_at: datetime | None
+    expires_at: datetime | None
+
+    @classmethod
+    def of(
+        cls, quest: Quest, row: QuestProgress | None, user_id: UserId, now: datetime
+    ) -> ProgressView:
+        steps = steps_of(quest)
+        done = list(row.completed_steps) if row is not None else []
+        first_open = rules.next_required(steps, done)
+        expires_at = run_deadline(quest, row) if row is not None else None
+        return cls(
+            quest_id=quest.id,
+            user_id=user_id,
+            status=(
+                QuestStatus.NOT_STARTED
+                if row is None
+                else rules.effective_status(QuestStatus(row.status), expires_at, now)
+            ),
+            current_step=rules.current_step(steps, done),
+            current_step_id=first_open.id if first_open is not None else None,
+            completed_steps=done,
+            step_progress=dict(row.step_progress) if row is not None else {},
+            progress=rules.fraction_done(steps, done),
+            started_at=row.started_at if row is not None else None,
+            completed_at=row.completed_at if row is not None else None,
+            expires_at=expires_at,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "questId": self.quest_id,
+            "userId": self.user_id,
+            "status": self.status.value,
+            "currentStep": self.current_step,
+            "currentStepId": self.current_step_id,
+            "completedSteps": self.completed_steps,
+            "stepProgress": self.step_progress,
+            "progress": self.progress,
+            "startedAt": _iso(self.started_at),
+            "completedAt": _iso(self.completed_at),
+            "expiresAt": _iso(self.expires_at),
+        }
+
+
+def _record(row: QuestProgress, at: datetime, event: str, **fields: Any) -> None:
+    entry = {"at": _iso(at), "event": event, **fields}
+    row.history = [*row.history, entry][-HISTORY_LIMIT:]
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def _distribute(
+    session: AsyncSession,
+    user: User,
+    rewards: Sequence[dict[str, Any]],
+    source: str,
+    source_id: str,
+    now: datetime,
+) -> list[int]:
+    """One PENDING `RewardDistribution` per reward; their ids."""
+    ids: list[int] = []
+    for reward in rewards:
+        distribution = RewardDistribution(
+            user_id=user.id,
+            source=source,
+            source_id=source_id,
+            reward=reward,
+            status="PENDING",
+            expires_at=_parse_time(reward.get("expiresAt")),
+            created_at=now,
+        )
+        session.add(distribution)
+        await session.flush()
+        ids.append(distribution.id)
+    return ids
+
+
+def _unmet(requirements: Sequence[Requirement], values: dict[str, float]) -> list[dict[str, Any]]:
+    """Each requirement with the value it was checked against, for a 409's details."""
+    return [
+        {
+            "metric": q.metric,
+            "operator": q.operator.value,
+            "threshold": q.threshold,
+            "current": values.get(value_key(q), values.get(q.metric, 0.0)),
+        }
+        for q in requirements
+    ]
+
+
+class QuestProgressor:
+    """Moves runs forward inside the caller's transaction (the engine's, or the service's)."""
+
+    def __init__(self, broadcaster: Broadcaster) -> None:
+        self.broadcaster = broadcaster
+
+    async def on_event(
+        self,
+        session: AsyncSession,
+        user: User,
+        stats: UserStats,
+        moved: set[str],
+        at: datetime,
+    ) -> list[dict[str, Any]]:
+        """For an event that moved `moved`: advance the user's runs with an open step reading one
+        of them. Returns, per run touched, what happened (for the event's answer)."""
+        if not moved:
+            return []
+        rows = await repo.progress_rows(session, user.id, status=QuestStatus.IN_PROGRESS.value)
+        if not rows:
+            return []
+        quests = await repo.get_many(session, (row.quest_id for row in rows))
+        now = utcnow()
+        touched: list[dict[str, Any]] = []
+        for row in rows:
+            quest = quests[row.quest_id]
+            if not quest.is_active:
+                continue  # a deactivated quest is frozen
+            steps = steps_of(quest)
+            open_steps = [s for s in steps if s.id not in row.completed_steps]
+            if not any(q.metric in moved for s in open_steps for q in s.requirements):
+                continue
+            if await self.expire_if_due(session, user, quest, row, now):
+                completed: list[str] = []
+            else:
+                completed = await self.settle(session, user, stats, quest, row, at, now)
+                self._tell(session, user, quest, row, now)
+            touched.append(
+                {
+                    "questId": quest.id,
+                    "title": quest.title,
+                    "status": row.status,
+                    "stepsCompleted": completed,
+                    "stepProgress": dict(row.step_progress),
+                }
+            )
+        return touched
+
+    async def expire_if_due(
+        self, session: AsyncSession, user: User, quest: Quest, row: QuestProgress, now: datetime
+    ) -> bool:
+        """Mark a run past its deadline EXPIRED (True), or leave it as it is (False)."""
+        expires_at = run_deadline(quest, row)
+        status = rules.effective_status(QuestStatus(row.status), expires_at, now)
+        if status is not QuestStatus.EXPIRED or row.status == status.value:
+            return False
+        row.status = status.value
+        row.expires_at = expires_at
+        row.updated_at = now
+        _record(row, expires_at or now, "expired")
+        self._tell(session, user, quest, row, now)
+        return True
+
+    async def start(
+        self,
+        session: AsyncSession,
+        user: User,
+        stats: UserStats,
+        quest: Quest,
+        row: QuestProgress | None,
+        now: datetime,
+    ) -> QuestProgress:
+        """A fresh run from `now` (a new row, or the old one reset); steps whose requirements
+        already hold complete at once."""
+        steps = steps_of(quest)
+        counted = rules.counted_metrics(q for s in steps for q in s.requirements)
+        baseline = await metrics.totals(session, user.id, counted)
+        if row is None:
+            row = QuestProgress(user_id=user.id, quest_id=quest.id, history=[], created_at=now)
+            session.add(row)
+        row.status = QuestStatus.IN_PROGRESS.value
+        row.current_step = rules.current_step(steps, [])
+        row.completed_steps = []
+        row.step_progress = {step.id: 0.0 for step in steps}
+        row.baseline = {metric: baseline.get(metric, 0.0) for metric in sorted(counted)}
+        row.started_at = now
+        row.completed_at = None
+        row.expires_at = rules.deadline(now, quest.time_limit_s, quest.end_date)
+        row.updated_at = now
+        _record(row, now, "started")
+        await session.flush()
+        await self.settle(session, user, stats, quest, row, now, now)
+        self._tell(session, user, quest, row, now)
+        return row
+
+    async def complete_by_hand(
+        self,
+        session: AsyncSession,
+        user: User,
+        stats: UserStats,
+        quest: Quest,
+        row: QuestProgress,
+        step: Step,
+        now: datetime,
+    ) -> None:
+        await self._finish_step(session, user, quest, row, step, now, by="request")
+        await self.settle(session, user, stats, quest, row, now, now)
+        self._tell(session, user, quest, row, now)
+
+    async def values_for(
+        self,
+        session: AsyncSession,
+        stats: UserStats,
+        row: QuestProgress,
+        requirements: Sequence[Requirement],
+        at: datetime,
+    ) -> dict[str, float]:
+        """Values for step requirements: counters since the run started, gauges and windows."""
+        values = await metrics.requirement_values(session, stats, requirements, at)
+        return rules.since_start(values, row.baseline, rules.counted_metrics(requirements))
+
+    async def settle(
+        self,
+        session: AsyncSession,
+        user: User,
+        stats: UserStats,
+        quest: Quest,
+        row: QuestProgress,
+        at: datetime,
+        now: datetime,
+    ) -> list[str]:
+        """Complete, in order, every open step whose requirements hold (a required one only once
+        the required steps before it are complete), refresh the progress bars, and complete the
+        quest when all required steps are. Returns the ids of the steps completed here."""
+        steps = steps_of(quest)
+        completed: list[str] = []
+        measured = [s for s in steps if s.id not in row.completed_steps and s.requirements]
+        if measured:
+            requirements = [q for s in measured for q in s.requirements]
+            values = await self.values_for(session, stats, row, requirements, at)
+            row.step_progress = {
+                **row.step_progress,
+                **{s.id: round(rules.step_fraction(s, values), 4) for s in measured},
+            }
+            # Completing a required step can unblock the next one: go round until nothing moves.
+            moved = True
+            while moved:
+                moved = False
+                for step in measured:
+                    if step.id in row.completed_steps:
+                        continue
+                    if rules.blocking_step(steps, row.completed_steps, step) is not None:
+                        continue
+                    if all_hold(step.requirements, values):
+                        await self._finish_step(
+                            session, user, quest, row, step, now, by="requirements"
+                        )
+                        completed.append(step.id)
+                        moved = True
+        row.current_step = rules.current_step(steps, row.completed_steps)
+        if rules.all_required_done(steps, row.completed_steps):
+            await self._finish_quest(session, user, quest, row, now)
+        return completed
+
+    async def _finish_step(
+        self,
+        session: AsyncSession,
+        user: User,
+        quest: Quest,
+        row: QuestProgress,
+        step: Step,
+        now: datetime,
+        *,
+        by: str,
+    ) -> None:
+        row.completed_steps = [*row.completed_steps, step.id]
+        row.step_progress = {**row.step_progress, step.id: 1.0}
+        row.updated_at = now
+        distribution_ids: list[int] = []
+        source_id = step_source_id(quest.id, step.id)
+        # Once per user and step: a restarted quest does not pay its steps out again.
+        if step.rewards and not await repo.was_rewarded(session, user.id, STEP_SOURCE, source_id):
+            distribution_ids = await _distribute(
+                session, user, step.rewards, STEP_SOURCE, source_id, now
+            )
+        _record(
+            row,
+            now,
+            "step_completed",
+            stepId=step.id,
+            by=by,
+            rewardDistributionIds=distribution_ids,
+        )
+
+    async def _finish_quest(
+        self, session: AsyncSession, user: User, quest: Quest, row: QuestProgress, now: datetime
+    ) -> None:
+        if row.status != QuestStatus.IN_PROGRESS.value:
+            return
+        row.status = QuestStatus.COMPLETED.value
+        row.completed_at = now
+        row.updated_at = now
+        distribution_ids = await _distribute(
+            session, user, quest.rewards, QUEST_SOURCE, str(quest.id), now
+        )
+        _record(row, now, "completed", rewardDistributionIds=distribution_ids)
+        await self.broadcaster.celebrate(
+            session,
+            user,
+            quest_complete(
+                user.external_id,
+                user.user_name or str(user.external_id),
+                quest.id,
+                quest.title,
+                quest.description,
+                quest_type=quest.type,
+                difficulty=quest.difficulty,
+            ),
+        )
+
+    def _tell(
+        self, session: AsyncSession, user: User, quest: Quest, row: QuestProgress, now: datetime
+    ) -> None:
+        """Queue `quest:progress` for the user's screens (`/game-events` carries it)."""
+        add_room_event(
+            session,
+            user_room(user.external_id),
+            "quest:progress",
+            {
+                **ProgressView.of(quest, row, user.external_id, now).as_json(),
+                "title": quest.title,
+                "timestamp": _iso(now),
+            },
+        )
+
+
+class QuestService:
+    def __init__(self, database: Database, broadcaster: Broadcaster) -> None:
+        self.database = database
+        self.progressor = QuestProgressor(broadcaster)
+
+    # --- definitions ---------------------------------------------------------------------------
+
+    async def create(self, fields: dict[str, Any]) -> Quest:
+        """A new quest. `fields` use the model's attribute names; steps come in order, with ids."""
+        async with self.database.transaction() as session:
+            return await repo.add(session, Quest(**fields))
+
+    async def get(self, quest_id: int) -> Quest:
+        async with self.database.transaction() as session:
+            return await self._quest(session, quest_id)
+
+    async def active(self, user_id: UserId | None) -> list[tuple[Quest, ProgressView | None]]:
+        """Active quests open now, by id, each with `user_id`'s run (None without a user)."""
+        now = utcnow()
+        async with self.database.transaction() as session:
+            quests = await repo.list_active(session, now)
+            if user_id is None:
+                return [(quest, None) for quest in quests]
+            user = await users_repo.get(session, user_id)
+            rows = (
+                {}
+                if user is None
+                else {
+                    row.quest_id: row
+                    for row in await repo.progress_rows(
+                        session, user.id, quest_ids=(q.id for q in quests)
+                    )
+                }
+            )
+            shown = user.external_id if user is not None else user_id
+            return [
+                (quest, ProgressView.of(quest, rows.get(quest.id), shown, now)) for quest in quests
+            ]
+
+    # --- runs ----------------------------------------------------------------------------------
+
+    async def progress(self, user_id: UserId, quest_id: int) -> ProgressView:
+        """The user's run (NOT_STARTED before any start; EXPIRED once past its deadline)."""
+        now = utcnow()
+        async with self.database.transaction() as session:
+            quest = await self._quest(session, quest_id)
+            user = await users_repo.get(session, user_id)
+            if user is None:
+                return ProgressView.of(quest, None, user_id, now)
+            row = await repo.progress_row(session, user.id, quest.id)
+            return ProgressView.of(quest, row, user.external_id, now)
+
+    async def start(self, user_id: UserId, quest_id: int) -> ProgressView:
+        """Start (or, after EXPIRED or FAILED, restart) the quest for the user.
+
+        409 when the quest is inactive or outside its dates, when its own requirements do not
+        hold for the user, when the user's run is IN_PROGRESS, or when it is COMPLETED.
+        """
+        now = utcnow()
+        async with self.database.transaction() as session:
+            quest = await self._quest(session, quest_id)
+            self._check_open(quest, now)
+            user, _ = await users_repo.ensure(session, user_id)
+            stats = await metrics.lock_stats(session, user)
+            row = await repo.progress_row(session, user.id, quest.id)
+            if row is not None:
+                await self.progressor.expire_if_due(session, user, quest, row, now)
+                if row.status == QuestStatus.IN_PROGRESS.value:
+                    raise Conflict(f"quest {quest.id} is already in progress for this user")
+                if row.status == QuestStatus.COMPLETED.value:
+                    raise Conflict(f"quest {quest.id} is already completed for this user")
+            prerequisites = [requirement_of(r) for r in quest.requirements]
+            if prerequisites:
+                values = await metrics.requirement_values(session, stats, prerequisites, now)
+                if not all_hold(prerequisites, values):
+                    raise Conflict(
+                        f"the user does not meet quest {quest.id}'s requirements yet",
+                        details=_unmet(prerequisites, values),
+                    )
+            row = await self.progressor.start(session, user, stats, quest, row, now)
+            return ProgressView.of(quest, row, user.external_id, now)
+
+    async def complete_step(
+        self, user_id: UserId, quest_id: int, step_id: str, *, check_requirements: bool
+    ) -> ProgressView:
+        """Complete one step of the user's run; the quest completes with its last required step.
+
+        409 when the run is not IN_PROGRESS (never started, expired, completed), when the step is
+        complete already, when it is a required step with an earlier required step still open,
+        and, with `check_requirements`, when the step's requirements do not hold yet.
+        """
+        now = utcnow()
+        async with self.database.transaction() as session:
+            quest = await self._quest(session, quest_id)
+            steps = steps_of(quest)
+            step = next((s for s in steps if s.id == step_id), None)
+            if step is None:
+                raise NotFound(f"quest {quest.id} has no step {step_id!r}")
+            user = await users_repo.get(session, user_id)
+            if user is None:
+                raise Conflict(f"quest {quest.id} has not been started by this user")
+            stats = await metrics.lock_stats(session, user)
+            row = await repo.progress_row(session, user.id, quest.id)
+            if row is None:
+                raise Conflict(f"quest {quest.id} has not been started by this user")
+            await self.progressor.expire_if_due(session, user, quest, row, now)
+            if row.status != QuestStatus.IN_PROGRESS.value:
+                raise Conflict(
+                    f"quest {quest.id} is {row.status} for this user, not IN_PROGRESS",
+                    details={"status": row.status},
+                )
+            if not quest.is_active:
+                raise Conflict(f"quest {quest.id} is not active")
+            if step.id in row.completed_steps:
+                raise Conflict(f"step {step.id!r} is already complete")
+            blocker = rules.blocking_step(steps, row.completed_steps, step)
+            if blocker is not None:
+                raise Conflict(
+                    f"complete step {blocker.id!r} before step {step.id!r}",
+                    details={"blockedBy": blocker.id},
+                )
+            if check_requirements and step.requirements:
+                values = await self.progressor.values_for(
+                    session, stats, row, step.requirements, now
+                )
+                if not all_hold(step.requirements, values):
+                    raise Conflict(
+                        f"step {step.id!r}'s requirements do not hold yet",
+                        details=_unmet(step.requirements, values),
+                    )
+            await self.progressor.complete_by_hand(session, user, stats, quest, row, step, now)
+            return ProgressView.of(quest, row, user.external_id, now)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    async def _quest(self, session: AsyncSession, quest_id: int) -> Quest:
+        quest = await repo.get(session, quest_id)
+        if quest is None:
+            raise NotFound(f"no quest {quest_id}")
+        return quest
+
+    @staticmethod
+    def _check_open(quest: Quest, now: datetime) -> None:
+        if rules.is_open(quest.is_active, quest.start_date, quest.end_date, now):
+            return
+        if not quest.is_active:
+            raise Conflict(f"quest {quest.id} is not active")
+        if quest.start_date is not None and now < quest.start_date:
+            raise Conflict(
+                f"quest {quest.id} opens at {_iso(quest.start_date)}",
+                details={"startDate": _iso(quest.start_date)},
+            )
+        raise Conflict(
+            f"quest {quest.id} ended at {_iso(quest.end_date)}",
+            details={"endDate": _iso(quest.end_date)},
+        )
