@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +39,10 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Called after a commit that wrote room events (the outbox): the relay's kick.
         self.after_outbox_commit: Callable[[], None] | None = None
+        # SQLite has one writer at a time. Queueing transactions here, in FIFO order, instead of
+        # letting pooled connections race for the file lock means no request ever fails with
+        # "database is locked" under load, however many arrive at once.
+        self._sqlite_writer = asyncio.Lock() if url.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -45,7 +51,10 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed when the block ends, rolled back on error."""
-        async with self._sessions() as session:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._sqlite_writer is not None:
+                await stack.enter_async_context(self._sqlite_writer)
+            session = await stack.enter_async_context(self._sessions())
             async with session.begin():
                 yield session
             if session.info.pop(OUTBOX_WRITTEN, False) and self.after_outbox_commit is not None:
