@@ -113,7 +113,7 @@ class Relay:
                         .limit(self.batch_size)
                     )
                 ).all()
-                messages = [_message(row) for row in rows]
+                messages = [to_message(row) for row in rows]
             if not messages:
                 return 0
             # Committed: publish while still holding the cluster lock (see the module docstring).
@@ -173,7 +173,8 @@ class Relay:
             yield
 
 
-def _message(row: RoomEvent) -> RoomMessage:
+def to_message(row: RoomEvent) -> RoomMessage:
+    """A numbered room event row as the bus carries it."""
     assert row.seq is not None
     return RoomMessage(
         seq=row.seq,

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.bus.messages import RoomMessage
-from accolade.bus.relay import PRUNED_THROUGH_KEY
+from accolade.bus.relay import PRUNED_THROUGH_KEY, to_message
 from accolade.storage.database import Database
 from accolade.storage.models import InstanceSetting, RoomEvent, utcnow
 from accolade.storage.upsert import insert_for
@@ -19,18 +19,6 @@ from accolade.storage.upsert import insert_for
 class CatchUp:
     messages: list[RoomMessage]
     recovered: bool  # False: some events after `since` are gone; reload state over REST
-
-
-def to_message(row: RoomEvent) -> RoomMessage:
-    assert row.seq is not None
-    return RoomMessage(
-        seq=row.seq,
-        room=row.room,
-        event=row.event,
-        payload=row.payload,
-        created_at=row.created_at,
-        namespace=row.namespace,
-    )
 
 
 class History:
