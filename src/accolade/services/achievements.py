@@ -14,9 +14,10 @@ from accolade.domain.identity import UserId
 from accolade.services import rules
 from accolade.services.broadcaster import Broadcaster
 from accolade.storage import achievements as repo
+from accolade.storage import rewards as rewards_repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
-from accolade.storage.models import Achievement, RewardDistribution, User, UserAchievement, utcnow
+from accolade.storage.models import Achievement, User, UserAchievement, utcnow
 
 UNSET = repo.UNSET
 
@@ -71,30 +72,13 @@ async def award(
     )
     if row.unlocked_at != now:
         return row, None  # unlocked before: the upsert kept the first time
-    distribution_ids: list[int] = []
-    for reward in rule.rewards:
-        distribution = RewardDistribution(
-            user_id=user.id,
-            source="ACHIEVEMENT",
-            source_id=str(rule.achievement_id),
-            reward=reward,
-            status="PENDING",
-            expires_at=_parse_time(reward.get("expiresAt")),
-            created_at=now,
-        )
-        session.add(distribution)
-        await session.flush()
-        distribution_ids.append(distribution.id)
+    distribution_ids = await rewards_repo.distribute(
+        session, user.id, rule.rewards, "ACHIEVEMENT", str(rule.achievement_id), now
+    )
     await broadcaster.badge(
         session, user, rule.name, rule.description, icon=rule.icon, rarity=rule.rarity, quiet=quiet
     )
     return row, Awarded(rule.achievement_id, rule.name, distribution_ids)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 class AchievementService:

@@ -29,12 +29,12 @@ from accolade.services.broadcaster import Broadcaster, user_room
 from accolade.services.rules import requirement_of
 from accolade.storage import metrics
 from accolade.storage import quests as repo
+from accolade.storage import rewards as rewards_repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
 from accolade.storage.models import (
     Quest,
     QuestProgress,
-    RewardDistribution,
     User,
     UserStats,
     utcnow,
@@ -139,38 +139,6 @@ class ProgressView:
 def _record(row: QuestProgress, at: datetime, event: str, **fields: Any) -> None:
     entry = {"at": _iso(at), "event": event, **fields}
     row.history = [*row.history, entry][-HISTORY_LIMIT:]
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-async def _distribute(
-    session: AsyncSession,
-    user: User,
-    rewards: Sequence[dict[str, Any]],
-    source: str,
-    source_id: str,
-    now: datetime,
-) -> list[int]:
-    """One PENDING `RewardDistribution` per reward; their ids."""
-    ids: list[int] = []
-    for reward in rewards:
-        distribution = RewardDistribution(
-            user_id=user.id,
-            source=source,
-            source_id=source_id,
-            reward=reward,
-            status="PENDING",
-            expires_at=_parse_time(reward.get("expiresAt")),
-            created_at=now,
-        )
-        session.add(distribution)
-        await session.flush()
-        ids.append(distribution.id)
-    return ids
 
 
 def _unmet(requirements: Sequence[Requirement], values: dict[str, float]) -> list[dict[str, Any]]:
@@ -368,8 +336,8 @@ class QuestProgressor:
         source_id = step_source_id(quest.id, step.id)
         # Once per user and step: a restarted quest does not pay its steps out again.
         if step.rewards and not await repo.was_rewarded(session, user.id, STEP_SOURCE, source_id):
-            distribution_ids = await _distribute(
-                session, user, step.rewards, STEP_SOURCE, source_id, now
+            distribution_ids = await rewards_repo.distribute(
+                session, user.id, step.rewards, STEP_SOURCE, source_id, now
             )
         _record(
             row,
@@ -388,8 +356,8 @@ class QuestProgressor:
         row.status = QuestStatus.COMPLETED.value
         row.completed_at = now
         row.updated_at = now
-        distribution_ids = await _distribute(
-            session, user, quest.rewards, QUEST_SOURCE, str(quest.id), now
+        distribution_ids = await rewards_repo.distribute(
+            session, user.id, quest.rewards, QUEST_SOURCE, str(quest.id), now
         )
         _record(row, now, "completed", rewardDistributionIds=distribution_ids)
         await self.broadcaster.celebrate(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,3 +113,34 @@ async def balances(session: AsyncSession, user_id: int) -> dict[str, float]:
         .order_by(Wallet.currency)
     )
     return {currency: float(balance) for currency, balance in rows.all()}
+
+
+async def distribute(
+    session: AsyncSession,
+    user_id: int,
+    rewards: Sequence[dict[str, Any]],
+    source: str,
+    source_id: str,
+    now: datetime,
+) -> list[int]:
+    """One PENDING distribution per reward (expiring at its `expiresAt`); their ids."""
+    ids: list[int] = []
+    for reward in rewards:
+        expires = reward.get("expiresAt")
+        distribution = RewardDistribution(
+            user_id=user_id,
+            source=source,
+            source_id=source_id,
+            reward=reward,
+            status="PENDING",
+            expires_at=(
+                datetime.fromisoformat(expires.replace("Z", "+00:00"))
+                if isinstance(expires, str)
+                else None
+            ),
+            created_at=now,
+        )
+        session.add(distribution)
+        await session.flush()
+        ids.append(distribution.id)
+    return ids
