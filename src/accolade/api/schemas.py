@@ -6,6 +6,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -100,6 +101,20 @@ UserIdIn = Annotated[
     Field(description="The host application's user id: an integer or a string."),
 ]
 RowId = Annotated[int, Field(ge=1, le=INT32_MAX)]
+
+
+def user_id_query(description: str | None = None) -> Any:
+    """The `?userId=` query parameter as every endpoint takes it (a string: ids are compared as
+    text, `123` and `"123"` name the same user)."""
+    return Query(
+        alias="userId",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00]+$",
+        description=description,
+    )
+
+
 TimeZoneName = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)
 ]

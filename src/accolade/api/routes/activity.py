@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from accolade.api.deps import CurrentPrincipal, ServicesDep
+from accolade.api.schemas import user_id_query
 
 router = APIRouter(prefix="/api/activity", tags=["activity"])
 
@@ -20,16 +21,7 @@ router = APIRouter(prefix="/api/activity", tags=["activity"])
 async def activity_feed(
     services: ServicesDep,
     principal: CurrentPrincipal,
-    user_id: Annotated[
-        str | None,
-        Query(
-            alias="userId",
-            min_length=1,
-            max_length=255,
-            pattern=r"^[^\x00]+$",
-            description="Whose feed; left out: everyone's.",
-        ),
-    ] = None,
+    user_id: Annotated[str | None, user_id_query("Whose feed; left out: everyone's.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
     if user_id is not None:

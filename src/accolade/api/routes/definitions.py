@@ -16,16 +16,14 @@ from accolade.api.schemas import (
     ProgressIn,
     ProgressOut,
     UnlockIn,
+    user_id_query,
 )
 from accolade.services.achievements import UNSET, Progress
 
 router = APIRouter(prefix="/api/users/achievements", tags=["achievements (seed 004)"])
 
 DefinitionId = Annotated[int, Path(ge=1, le=INT32_MAX, description="The achievement's id.")]
-UserIdQuery = Annotated[
-    str,
-    Query(alias="userId", min_length=1, max_length=255, pattern=r"^[^\x00]+$"),
-]
+UserIdQuery = Annotated[str, user_id_query()]
 AchievementIdQuery = Annotated[int, Query(alias="achievementId", ge=1, le=INT32_MAX)]
 
 

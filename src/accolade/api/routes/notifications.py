@@ -12,21 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 
 from accolade.api.deps import Reader, ServicesDep, acting_user
-from accolade.api.schemas import Schema, UserIdIn
+from accolade.api.schemas import Schema, UserIdIn, user_id_query
 from accolade.services.notifications import NotificationView
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
 NotificationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The notification's id.")]
 UserIdQuery = Annotated[
-    str | None,
-    Query(
-        alias="userId",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[^\x00]+$",
-        description="Whose notifications; a user token may leave it out (its own).",
-    ),
+    str | None, user_id_query("Whose notifications; a user token may leave it out (its own).")
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, status
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 from pydantic_core.core_schema import ValidationInfo
 
@@ -20,6 +20,7 @@ from accolade.api.schemas import (
     Schema,
     StrictSchema,
     UserIdIn,
+    user_id_query,
 )
 from accolade.services.quests import ProgressView
 from accolade.storage.models import Quest
@@ -30,14 +31,7 @@ QuestId = Annotated[int, Path(ge=1, le=INT32_MAX, description="The quest's id.")
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 StepIdPath = Annotated[str, Path(pattern=STEP_ID_PATTERN, description="The step's id.")]
 UserIdQuery = Annotated[
-    str | None,
-    Query(
-        alias="userId",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[^\x00]+$",
-        description="Whose run; a user token may leave it out (its own).",
-    ),
+    str | None, user_id_query("Whose run; a user token may leave it out (its own).")
 ]
 Label = Annotated[
     str,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from accolade.api.deps import Admin, Reader, ServicesDep, acting_user
-from accolade.api.schemas import Schema
+from accolade.api.schemas import Schema, user_id_query
 from accolade.domain.rewards import RewardStatus
 from accolade.services.rewards import RewardView
 
@@ -22,14 +22,7 @@ DistributionId = Annotated[
     int, Path(ge=1, le=2**63 - 1, description="The reward distribution's id.")
 ]
 UserIdQuery = Annotated[
-    str | None,
-    Query(
-        alias="userId",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[^\x00]+$",
-        description="Whose rewards; a user token may leave it out (its own).",
-    ),
+    str | None, user_id_query("Whose rewards; a user token may leave it out (its own).")
 ]
 
 
