@@ -46,14 +46,14 @@ def _asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-@pytest.fixture(scope="session")
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database for this test run, dropped at the end."""
+@asynccontextmanager
+async def fresh_postgres_database(prefix: str) -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped when the block ends."""
     try:
         admin = await asyncpg.connect(_asyncpg_dsn(PG_SERVER_URL), timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         unavailable(f"PostgreSQL at {PG_SERVER_URL} is unreachable: {exc}")
-    name = f"accolade_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     base, _, _ = PG_SERVER_URL.rpartition("/")
     try:
@@ -61,6 +61,13 @@ async def postgres_url() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for this test run, dropped at the end."""
+    async with fresh_postgres_database("accolade_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,13 +14,11 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
@@ -28,7 +26,7 @@ import socketio
 
 from accolade.auth import issue_token
 from accolade.domain.identity import Role
-from tests.conftest import PG_SERVER_URL, _asyncpg_dsn, unavailable
+from tests.conftest import fresh_postgres_database, unavailable
 
 pytestmark = pytest.mark.live
 
@@ -131,18 +129,8 @@ def stop_node(node: Node) -> None:
 @pytest.fixture
 async def cluster_database() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for this test's two nodes, dropped at the end."""
-    try:
-        admin = await asyncpg.connect(_asyncpg_dsn(PG_SERVER_URL), timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        unavailable(f"PostgreSQL at {PG_SERVER_URL} is unreachable: {exc}")
-    name = f"accolade_nodes_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = PG_SERVER_URL.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_postgres_database("accolade_nodes") as url:
+        yield url
 
 
 @pytest.fixture
