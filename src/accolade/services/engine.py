@@ -12,7 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +38,20 @@ log = logging.getLogger("accolade.engine")
 # Buckets every counter is kept in: minutes (for minute and hour windows) and hours (day windows).
 BUCKET_SIZES_S = (60, 3600)
 QUIZ_MASTERY_KEY = "quiz-mastery"
+
+
+class MetricListener(Protocol):
+    """Told, inside the event's transaction and under the user's stats lock, how much each
+    metric of a user moved (XP gained included, as `xp`). Leaderboards and contests listen here;
+    what they return (rank changes, contest standings) is added to the event's `ranks`."""
+
+    async def metrics_moved(
+        self,
+        session: AsyncSession,
+        user: User,
+        deltas: dict[str, float],
+        occurred_at: datetime,
+    ) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,17 @@ class Engine:
         self.curve = curve
         self.rules = rules_module.Rules()
         self.quests = QuestProgressor(broadcaster)
+        self.listeners: list[MetricListener] = []
+
+    async def _tell_listeners(
+        self, session: AsyncSession, user: User, deltas: dict[str, float], at: datetime
+    ) -> list[dict[str, Any]]:
+        ranks: list[dict[str, Any]] = []
+        if not deltas:
+            return ranks
+        for listener in self.listeners:
+            ranks.extend(await listener.metrics_moved(session, user, deltas, at))
+        return ranks
 
     async def ingest(self, command: EventCommand) -> EventResult:
         """Apply one event; a repeated idempotency key gets the first answer and changes nothing."""
@@ -195,6 +220,13 @@ class Engine:
             )
         if meaning.perfect_quiz:
             await self._quiz_mastery(session, user, body)
+        gained = (stats.xp - old_xp) if meaning.xp else 0
+        body["ranks"] = await self._tell_listeners(
+            session,
+            user,
+            {**meaning.deltas, **({"xp": float(gained)} if gained else {})},
+            occurred_at,
+        )
         for awarded in await self.evaluate(session, user, stats, moved, occurred_at):
             body["unlocked"].append(_unlocked(awarded))
             body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
@@ -336,7 +368,11 @@ class Engine:
             new_level=stats.level,
         )
         await metrics.set_gauges(session, user.id, {"xp": stats.xp, "level": stats.level})
+        ranks = await self._tell_listeners(
+            session, user, {"xp": float(stats.xp - old_xp)} if stats.xp != old_xp else {}, utcnow()
+        )
         effects = await self._follow_up(session, user, stats, {"xp", "level"})
+        effects["ranks"] = ranks
         effects["celebrations"] = [p["title"] for p in celebrated.payloads] + effects[
             "celebrations"
         ]
@@ -350,7 +386,8 @@ class Engine:
         Returns the effects `{celebrations, unlocked, quests}`."""
         now = utcnow()
         await metrics.add(session, user.id, deltas, now, BUCKET_SIZES_S)
-        return await self._follow_up(session, user, stats, set(deltas), now)
+        ranks = await self._tell_listeners(session, user, dict(deltas), now)
+        return {**await self._follow_up(session, user, stats, set(deltas), now), "ranks": ranks}
 
     async def _follow_up(
         self,
