@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import levels, streaks
 from accolade.domain.events import GAUGES, meaning_of
-from accolade.domain.identity import UserId
+from accolade.domain.identity import UserId, user_key
 from accolade.domain.requirements import all_hold, bucket_size_for, progress, value_key
 from accolade.services import rules as rules_module
 from accolade.services.achievements import Awarded, award
+from accolade.services.batch import Batch, UserState
 from accolade.services.broadcaster import Broadcaster, user_room
 from accolade.services.quests import QuestProgressor
 from accolade.storage import achievements as achievements_repo
 from accolade.storage import metrics
-from accolade.storage import users as users_repo
 from accolade.storage.database import Database
 from accolade.storage.models import Event, User, UserAchievement, UserMetric, UserStats, utcnow
 from accolade.storage.outbox import add_room_event
@@ -38,12 +39,16 @@ log = logging.getLogger("accolade.engine")
 # Buckets every counter is kept in: minutes (for minute and hour windows) and hours (day windows).
 BUCKET_SIZES_S = (60, 3600)
 QUIZ_MASTERY_KEY = "quiz-mastery"
+# Single events waiting while a transaction runs are applied together, up to this many at once.
+GROUP_COMMIT_MAX = 200
 
 
 class MetricListener(Protocol):
     """Told, inside the event's transaction and under the user's stats lock, how much each
     metric of a user moved (XP gained included, as `xp`). Leaderboards and contests listen here;
-    what they return (rank changes, contest standings) is added to the event's `ranks`."""
+    what they return (rank changes, contest standings) is added to the event's `ranks`. Within a
+    batch, `user_metrics` rows are written at the end: a listener keeps its own rows, from the
+    deltas it is told, and never reads the users' totals from the database."""
 
     async def metrics_moved(
         self,
@@ -79,6 +84,28 @@ def _unlocked(awarded: Awarded) -> dict[str, Any]:
     }
 
 
+def _settle(
+    future: asyncio.Future[EventResult],
+    results: list[EventResult] | None = None,
+    *,
+    error: BaseException | None = None,
+) -> None:
+    if future.done():
+        return  # the caller went away (a cancelled request)
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert results is not None
+        future.set_result(results[0])
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    """A unique-key race (the retry finds the other row) or a deadlock PostgreSQL broke."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return "deadlock" in str(exc.orig).lower()
+
+
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
@@ -97,6 +124,8 @@ class Engine:
         self.rules = rules_module.Rules()
         self.quests = QuestProgressor(broadcaster)
         self.listeners: list[MetricListener] = []
+        self._waiting: list[tuple[EventCommand, asyncio.Future[EventResult]]] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     async def _tell_listeners(
         self, session: AsyncSession, user: User, deltas: dict[str, float], at: datetime
@@ -109,62 +138,121 @@ class Engine:
         return ranks
 
     async def ingest(self, command: EventCommand) -> EventResult:
-        """Apply one event; a repeated idempotency key gets the first answer and changes nothing."""
+        """Apply one event; a repeated idempotency key gets the first answer and changes nothing.
+
+        Events that arrive while a transaction is running are applied together in the next one
+        (group commit): each caller still gets its own answer, after its event is committed."""
+        future: asyncio.Future[EventResult] = asyncio.get_running_loop().create_future()
+        self._waiting.append((command, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def ingest_batch(self, commands: list[EventCommand]) -> list[EventResult]:
+        """Apply events in order, all in one transaction: all stored, or none."""
+        return await self._commit(commands)
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group = self._waiting[:GROUP_COMMIT_MAX]
+            del self._waiting[:GROUP_COMMIT_MAX]
+            try:
+                results = await self._commit([command for command, _ in group])
+            except Exception:
+                if len(group) == 1:
+                    _settle(group[0][1], error=sys.exc_info()[1])
+                    continue
+                # One event spoiled the group (a bad value, a race): each gets its own try.
+                for command, future in group:
+                    try:
+                        _settle(future, await self._commit([command]))
+                    except Exception as exc:
+                        _settle(future, error=exc)
+            else:
+                for (_, future), result in zip(group, results, strict=True):
+                    _settle(future, [result])
+
+    async def _commit(self, commands: list[EventCommand]) -> list[EventResult]:
         for attempt in range(3):
             try:
                 async with self.database.transaction() as session:
-                    return await self._ingest(session, command)
-            except IntegrityError:
-                # Another node took the same idempotency key (or made the same user) first:
-                # the retry finds its row and answers with it.
-                if attempt == 2:
+                    return await self._apply(session, commands)
+            except DBAPIError as exc:
+                # Another node took the same idempotency key or made the same user first (the
+                # retry finds its row), or PostgreSQL broke a deadlock: try again.
+                if attempt == 2 or not _retryable(exc):
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def ingest_batch(self, commands: list[EventCommand]) -> list[EventResult]:
-        """Apply events in order, all in one transaction: all stored, or none."""
-        async with self.database.transaction() as session:
-            return [await self._ingest(session, command) for command in commands]
+    # --- events ----------------------------------------------------------------------------------
 
-    # --- one event -------------------------------------------------------------------------------
-
-    async def _replay(self, session: AsyncSession, key: str | None) -> EventResult | None:
-        if key is None:
-            return None
-        stored = await session.scalar(select(Event.result).where(Event.idempotency_key == key))
-        return None if stored is None else EventResult(stored, replayed=True)
-
-    async def _ingest(self, session: AsyncSession, command: EventCommand) -> EventResult:
-        if (replay := await self._replay(session, command.idempotency_key)) is not None:
-            return replay
-        user, _ = await users_repo.ensure(session, command.user_id, command.user_name)
-        stats = await metrics.lock_stats(session, user)
-        # Checked again under the user's lock: a concurrent twin for this user has committed now.
-        if (replay := await self._replay(session, command.idempotency_key)) is not None:
-            return replay
-
+    async def _apply(
+        self, session: AsyncSession, commands: list[EventCommand]
+    ) -> list[EventResult]:
         now = utcnow()
+        wanted: dict[str, tuple[UserId, str | None]] = {}
+        for command in commands:
+            key = user_key(command.user_id)
+            previous = wanted.get(key)
+            name = command.user_name or (previous[1] if previous else None)
+            wanted[key] = (previous[0] if previous else command.user_id, name)
+        batch = await Batch.load(
+            session,
+            await self.rules.current(session),
+            wanted,
+            [command.occurred_at or now for command in commands],
+            BUCKET_SIZES_S,
+        )
+        # Looked up under the users' locks: a concurrent twin for these users has committed now.
+        keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
+        answered: dict[str, EventResult] = {}
+        if keys:
+            rows = await session.execute(
+                select(Event.idempotency_key, Event.id, Event.result).where(
+                    Event.idempotency_key.in_(keys)
+                )
+            )
+            for stored_key, event_id, stored in rows.all():
+                answered[stored_key] = EventResult({"eventId": event_id, **stored}, replayed=True)
+        results: list[EventResult] = []
+        fresh: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (event row, answer)
+        for command in commands:
+            idempotency_key = command.idempotency_key
+            if idempotency_key is not None and idempotency_key in answered:
+                first = answered[idempotency_key]
+                results.append(first if first.replayed else EventResult(first.body, True))
+                continue
+            row, body = await self._ingest(session, batch, command, now)
+            result = EventResult(body, replayed=False)
+            results.append(result)
+            fresh.append((row, body))
+            if idempotency_key is not None:
+                answered[idempotency_key] = result
+        await batch.write(session)
+        if fresh:
+            connection = await session.connection()
+            inserted = await connection.execute(
+                insert(Event).returning(Event.id, sort_by_parameter_order=True),
+                [row for row, _ in fresh],
+            )
+            for (_, body), event_id in zip(fresh, inserted.scalars().all(), strict=True):
+                body["eventId"] = event_id
+        return results
+
+    async def _ingest(
+        self, session: AsyncSession, batch: Batch, command: EventCommand, now: datetime
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One event's effects; returns its row (written by the caller) and its answer."""
+        state = batch.state(command.user_id)
+        user, stats = state.user, state.stats
         occurred_at = command.occurred_at or now
         data = command.data or {}
-        event = Event(
-            user_id=user.id,
-            type=command.type,
-            value=command.value,
-            occurred_at=occurred_at,
-            received_at=now,
-            idempotency_key=command.idempotency_key,
-            data=data,
-            result={},
-        )
-        session.add(event)
-        await session.flush()
-
         meaning = meaning_of(command.type, command.value, data)
-        await metrics.add(session, user.id, meaning.deltas, occurred_at, BUCKET_SIZES_S)
+        batch.add(state, meaning.deltas, occurred_at)
         moved = set(meaning.deltas)
         body: dict[str, Any] = {
-            "eventId": event.id,
+            "eventId": None,  # known once the event's row is written
             "userId": user.external_id,
             "type": command.type,
             "occurredAt": _iso(occurred_at),
@@ -175,6 +263,7 @@ class Engine:
             "celebrations": [],
             "ranks": [],
         }
+        old = (stats.xp, stats.level, stats.current_streak, stats.best_streak)
         old_xp, old_level = stats.xp, stats.level
         if meaning.xp:
             body["xp"] = await self._gain_xp(session, user, stats, meaning.xp, command.type)
@@ -193,16 +282,16 @@ class Engine:
             streak_days=streak_days,
         )
         body["celebrations"].extend(p["title"] for p in celebrated.payloads)
-        await metrics.set_gauges(
-            session,
-            user.id,
-            {
-                "xp": stats.xp,
-                "level": stats.level,
-                "streak": stats.current_streak,
-                "best_streak": stats.best_streak,
-            },
-        )
+        if (stats.xp, stats.level, stats.current_streak, stats.best_streak) != old:
+            batch.set_gauges(
+                state,
+                {
+                    "xp": stats.xp,
+                    "level": stats.level,
+                    "streak": stats.current_streak,
+                    "best_streak": stats.best_streak,
+                },
+            )
         if command.type == "quiz.completed":
             add_room_event(
                 session,
@@ -219,20 +308,30 @@ class Engine:
                 },
             )
         if meaning.perfect_quiz:
-            await self._quiz_mastery(session, user, body)
+            await self._quiz_mastery(session, user, body, state)
         gained = (stats.xp - old_xp) if meaning.xp else 0
-        body["ranks"] = await self._tell_listeners(
-            session,
-            user,
-            {**meaning.deltas, **({"xp": float(gained)} if gained else {})},
-            occurred_at,
-        )
-        for awarded in await self.evaluate(session, user, stats, moved, occurred_at):
+        deltas = {**meaning.deltas, **({"xp": float(gained)} if gained else {})}
+        body["ranks"] = await self._tell_listeners(session, user, deltas, occurred_at)
+        for awarded in await self.evaluate(
+            session, user, stats, moved, occurred_at, state=state, index=batch.rules
+        ):
             body["unlocked"].append(_unlocked(awarded))
             body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
-        body["quests"] = await self.quests.on_event(session, user, stats, moved, occurred_at)
-        event.result = body
-        return EventResult(body, replayed=False)
+        body["quests"] = []
+        if state.in_quests and moved:
+            await batch.write(session)  # quest steps read metrics from the database
+            body["quests"] = await self.quests.on_event(session, user, stats, moved, occurred_at)
+        row = {
+            "user_id": user.id,
+            "type": command.type,
+            "value": command.value,
+            "occurred_at": occurred_at,
+            "received_at": now,
+            "idempotency_key": command.idempotency_key,
+            "data": data,
+            "result": {k: v for k, v in body.items() if k != "eventId"},
+        }
+        return row, body
 
     async def _gain_xp(
         self, session: AsyncSession, user: User, stats: UserStats, amount: int, source: str
@@ -327,7 +426,9 @@ class Engine:
             )
         return summary, update.milestone
 
-    async def _quiz_mastery(self, session: AsyncSession, user: User, body: dict[str, Any]) -> None:
+    async def _quiz_mastery(
+        self, session: AsyncSession, user: User, body: dict[str, Any], state: UserState
+    ) -> None:
         """Seed 000: a perfect quiz earns the Quiz Mastery badge, once. The achievement is made
         on first need (key `quiz-mastery`), so a host can rename it, give it rewards or list it."""
         achievement = await achievements_repo.ensure_by_key(
@@ -345,6 +446,7 @@ class Engine:
         rule = rules_module.rule_of(achievement)
         _, awarded = await award(session, self.broadcaster, user, rule)
         if awarded is not None:
+            state.unlocked.add(awarded.achievement_id)
             body["unlocked"].append(_unlocked(awarded))
             body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
 
@@ -452,9 +554,15 @@ class Engine:
         *,
         quiet: bool = False,
         only: set[int] | None = None,
+        state: UserState | None = None,
+        index: rules_module.RuleIndex | None = None,
     ) -> list[Awarded]:
-        """Unlock the achievements reading a moved metric whose requirements now all hold."""
-        index = await self.rules.current(session)
+        """Unlock the achievements reading a moved metric whose requirements now all hold.
+
+        With `state` (an event of a batch) everything is read from memory; without it, from the
+        database."""
+        if index is None:
+            index = await self.rules.current(session)
         candidates = (
             index.for_metrics(moved)
             if only is None
@@ -462,22 +570,31 @@ class Engine:
         )
         if not candidates:
             return []
-        done = set(
-            (
-                await session.scalars(
-                    select(UserAchievement.achievement_id).where(
-                        UserAchievement.user_id == user.id,
-                        UserAchievement.achievement_id.in_([r.achievement_id for r in candidates]),
-                        UserAchievement.unlocked_at.is_not(None),
+        if state is not None:
+            done = state.unlocked
+        else:
+            done = set(
+                (
+                    await session.scalars(
+                        select(UserAchievement.achievement_id).where(
+                            UserAchievement.user_id == user.id,
+                            UserAchievement.achievement_id.in_(
+                                [r.achievement_id for r in candidates]
+                            ),
+                            UserAchievement.unlocked_at.is_not(None),
+                        )
                     )
-                )
-            ).all()
-        )
+                ).all()
+            )
         open_rules = [r for r in candidates if r.achievement_id not in done]
         if not open_rules:
             return []
         untimed = {q.metric for r in open_rules for q in r.requirements if q.timeframe is None}
-        values: dict[str, float] = await metrics.totals(session, user.id, untimed - GAUGES)
+        values: dict[str, float] = (
+            await metrics.totals(session, user.id, untimed - GAUGES)
+            if state is None
+            else {m: state.totals.get(m, 0.0) for m in untimed - GAUGES}
+        )
         values.update(
             {
                 "xp": stats.xp,
@@ -495,20 +612,22 @@ class Engine:
                     bucket_s = bucket_size_for(requirement.timeframe)
                     window_s = requirement.timeframe.window_s
                     key = (requirement.metric, bucket_s, window_s)
-                    if key not in windows:
+                    start = at - timedelta(seconds=window_s)
+                    if key in windows:
+                        pass
+                    elif state is not None:
+                        windows[key] = state.window_sum(requirement.metric, bucket_s, start, at)
+                    else:
                         windows[key] = await metrics.window_sum(
-                            session,
-                            user.id,
-                            requirement.metric,
-                            bucket_s,
-                            at - timedelta(seconds=window_s),
-                            at,
+                            session, user.id, requirement.metric, bucket_s, start, at
                         )
                     values[value_key(requirement)] = windows[key]
             if all_hold(rule.requirements, values):
                 _, result = await award(session, self.broadcaster, user, rule, quiet=quiet)
                 if result is not None:
                     awarded.append(result)
+                    if state is not None:
+                        state.unlocked.add(result.achievement_id)
             elif not rule.secret:
                 first = rule.requirements[0]
                 bar = progress(first, values.get(value_key(first), values.get(first.metric, 0.0)))

@@ -68,3 +68,44 @@ async def _update(
 async def delete(session: AsyncSession, user: User) -> None:
     await session.delete(user)
     await session.flush()
+
+
+async def ensure_many(
+    session: AsyncSession, wanted: dict[str, tuple[UserId, str | None]]
+) -> dict[str, User]:
+    """The users keyed by `user_key`, created on first sight in one statement; `wanted` maps
+    each key to (id as first given, name or None). A given name updates an existing user."""
+    if not wanted:
+        return {}
+    keys = sorted(wanted)  # one order for every node: concurrent first sights cannot deadlock
+    found = {
+        u.user_key: u for u in (await session.scalars(select(User).where(User.user_key.in_(keys))))
+    }
+    missing = [k for k in keys if k not in found]
+    if missing:
+        now = utcnow()
+        connection = await session.connection()
+        await connection.execute(
+            insert_for(session, User.__table__).on_conflict_do_nothing(index_elements=["user_key"]),
+            [
+                {
+                    "user_key": k,
+                    "key_is_int": isinstance(wanted[k][0], int),
+                    "user_name": wanted[k][1],
+                    "time_zone": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for k in missing
+            ],
+        )
+        found.update(
+            (u.user_key, u)
+            for u in await session.scalars(select(User).where(User.user_key.in_(missing)))
+        )
+    for key, (_, name) in wanted.items():
+        user = found[key]
+        if name is not None and user.user_name != name:
+            user.user_name = name
+            user.updated_at = utcnow()
+    return found
