@@ -135,11 +135,12 @@ async def main() -> None:
         "ACCOLADE_LOG_LEVEL": "warning",
         "ACCOLADE_ANTI_CHEAT_MAX_EVENTS_PER_S": "100000",
     }
+    log_path = work / "serve.log"
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/accolade"), "serve", "--port", str(port), "--database-url", url],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         headers = {"Authorization": f"Bearer {token()}"}
@@ -164,6 +165,10 @@ async def main() -> None:
                 {"database": args.database, "achievements": 100, "single": single, "batch": batch}
             )
         )
+    except Exception:
+        print(f"the server's log ({log_path}):", file=sys.stderr)
+        print(log_path.read_text()[-3000:], file=sys.stderr)
+        raise
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -28,6 +30,17 @@ def issue_token(secret: str, subject: str, role: Role, ttl_s: int | None) -> str
 
 def read_token(secret: str, token: str) -> Principal:
     """The principal a token names; Unauthorized with the reason when it is not valid."""
+    principal, expires_at = _verified(secret, token)
+    if expires_at is not None and expires_at <= time.time():
+        raise Unauthorized("the token has expired")
+    return principal
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(secret: str, token: str) -> tuple[Principal, float | None]:
+    """A valid token's principal and expiry, remembered: a client sends the same token with every
+    request, and checking its signature again costs more than the rest of the request's auth.
+    Invalid tokens raise (and are not remembered); expiry is checked on every use."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role"]}
@@ -39,9 +52,11 @@ def read_token(secret: str, token: str) -> Principal:
     subject, role = claims.get("sub"), claims.get("role")
     if not isinstance(subject, str) or not subject:
         raise Unauthorized("the token's `sub` must be a non-empty string")
+    expires_at = claims.get("exp")
     try:
-        return Principal(subject=subject, role=Role(str(role)))
+        principal = Principal(subject=subject, role=Role(str(role)))
     except ValueError as exc:
         raise Unauthorized(
             f"the token's role {role!r} is not one of admin, service, user, display"
         ) from exc
+    return principal, float(expires_at) if isinstance(expires_at, int | float) else None
