@@ -406,6 +406,10 @@ class QuestService:
         async with self.database.transaction() as session:
             return await self._quest(session, quest_id)
 
+    async def list_all(self) -> list[Quest]:
+        async with self.database.transaction() as session:
+            return list(await repo.list_all(session))
+
     async def active(self, user_id: UserId | None) -> list[tuple[Quest, ProgressView | None]]:
         """Active quests open now, by id, each with `user_id`'s run (None without a user)."""
         now = utcnow()

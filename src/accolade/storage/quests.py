@@ -29,6 +29,11 @@ async def get_many(session: AsyncSession, quest_ids: Iterable[int]) -> dict[int,
     return {row.id: row for row in rows}
 
 
+async def list_all(session: AsyncSession) -> Sequence[Quest]:
+    """Every quest, active or not, by id."""
+    return (await session.scalars(select(Quest).order_by(Quest.id))).all()
+
+
 async def list_active(session: AsyncSession, now: datetime) -> Sequence[Quest]:
     """Active quests whose dates include `now`, by id."""
     query = (

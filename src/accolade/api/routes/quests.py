@@ -218,6 +218,15 @@ async def create_quest(body: QuestIn, services: ServicesDep, _: Privileged) -> Q
     return QuestOut(**_fields(quest))
 
 
+@router.get(
+    "",
+    response_model=list[QuestOut],
+    summary="Every quest, active or not, by id (what `accolade load` compares a file with)",
+)
+async def list_quests(services: ServicesDep, _: Reader) -> list[QuestOut]:
+    return [QuestOut(**_fields(quest)) for quest in await services.quests.list_all()]
+
+
 # Declared before `/{quest_id}`, which would otherwise take `active` for an id.
 @router.get(
     "/active",
