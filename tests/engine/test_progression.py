@@ -35,7 +35,10 @@ async def test_level_up_and_xp_milestones_reach_the_screens(engine):
     assert [(e.payload["previousLevel"], e.payload["newLevel"]) for e in level_up] == [(1, 4)]
     gained = await engine.room_events("user:3", "xp:gained")
     assert gained[0].payload["amount"] == 1200 and gained[0].payload["newTotal"] == 1200
-    titles = [e.payload["title"] for e in await engine.room_events("tv-display")]
+    titles = [
+        e.payload["title"]
+        for e in await engine.room_events("tv-display", "achievement:celebration")
+    ]
     assert titles == ["🎖 Level 4 Achieved!", "⭐ 1,000 XP Milestone!"]
 
 

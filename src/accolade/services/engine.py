@@ -13,7 +13,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -27,6 +27,7 @@ from accolade.services import rules as rules_module
 from accolade.services.achievements import Awarded, award
 from accolade.services.batch import Batch, UserState
 from accolade.services.broadcaster import Broadcaster, user_room
+from accolade.services.contests import announce_problem_solved
 from accolade.services.quests import QuestProgressor
 from accolade.storage import achievements as achievements_repo
 from accolade.storage import metrics
@@ -45,7 +46,8 @@ GROUP_COMMIT_MAX = 200
 
 class MetricListener(Protocol):
     """Told, inside the event's transaction and under the user's stats lock, how much each
-    metric of a user moved (XP gained included, as `xp`). Leaderboards and contests listen here;
+    metric of a user moved (XP gained included, as `xp`), once every event of the transaction
+    is applied, in event order. Leaderboards and contests listen here;
     what they return (rank changes, contest standings) is added to the event's `ranks`. Within a
     batch, `user_metrics` rows are written at the end: a listener keeps its own rows, from the
     deltas it is told, and never reads the users' totals from the database."""
@@ -57,6 +59,25 @@ class MetricListener(Protocol):
         deltas: dict[str, float],
         occurred_at: datetime,
     ) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MetricMove:
+    """How much each metric of `user` moved with one event."""
+
+    user: User
+    deltas: dict[str, float]
+    occurred_at: datetime
+
+
+@runtime_checkable
+class BatchMetricListener(Protocol):
+    """A listener that takes a whole transaction's moves at once (set-wise, in a few statements)
+    instead of one call per event; returns each move's `ranks`, in order."""
+
+    async def metrics_moved_many(
+        self, session: AsyncSession, moves: list[MetricMove]
+    ) -> list[list[dict[str, Any]]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +156,25 @@ class Engine:
             return ranks
         for listener in self.listeners:
             ranks.extend(await listener.metrics_moved(session, user, deltas, at))
+        return ranks
+
+    async def _tell_listeners_many(
+        self, session: AsyncSession, moves: list[MetricMove]
+    ) -> list[list[dict[str, Any]]]:
+        """Every listener hears a transaction's moves after its events are applied, in order."""
+        ranks: list[list[dict[str, Any]]] = [[] for _ in moves]
+        if not moves:
+            return ranks
+        for listener in self.listeners:
+            if isinstance(listener, BatchMetricListener):
+                heard = await listener.metrics_moved_many(session, moves)
+            else:
+                heard = [
+                    await listener.metrics_moved(session, m.user, m.deltas, m.occurred_at)
+                    for m in moves
+                ]
+            for found, more in zip(ranks, heard, strict=True):
+                found.extend(more)
         return ranks
 
     async def ingest(self, command: EventCommand) -> EventResult:
@@ -217,20 +257,28 @@ class Engine:
                 answered[stored_key] = EventResult({"eventId": event_id, **stored}, replayed=True)
         results: list[EventResult] = []
         fresh: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (event row, answer)
+        moves: list[tuple[dict[str, Any], MetricMove]] = []  # (answer, what it moved)
         for command in commands:
             idempotency_key = command.idempotency_key
             if idempotency_key is not None and idempotency_key in answered:
                 first = answered[idempotency_key]
                 results.append(first if first.replayed else EventResult(first.body, True))
                 continue
-            row, body = await self._ingest(session, batch, command, now)
+            row, body, move = await self._ingest(session, batch, command, now)
+            if move is not None:
+                moves.append((body, move))
             result = EventResult(body, replayed=False)
             results.append(result)
             fresh.append((row, body))
             if idempotency_key is not None:
                 answered[idempotency_key] = result
+        heard = await self._tell_listeners_many(session, [move for _, move in moves])
+        for (body, _), ranks in zip(moves, heard, strict=True):
+            body["ranks"] = ranks
         await batch.write(session)
         if fresh:
+            for row, body in fresh:
+                row["result"] = {k: v for k, v in body.items() if k != "eventId"}
             connection = await session.connection()
             inserted = await connection.execute(
                 insert(Event).returning(Event.id, sort_by_parameter_order=True),
@@ -242,8 +290,9 @@ class Engine:
 
     async def _ingest(
         self, session: AsyncSession, batch: Batch, command: EventCommand, now: datetime
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """One event's effects; returns its row (written by the caller) and its answer."""
+    ) -> tuple[dict[str, Any], dict[str, Any], MetricMove | None]:
+        """One event's effects; returns its row and its answer (both completed by the caller)
+        and what it moved (for the listeners, told by the caller once every event is applied)."""
         state = batch.state(command.user_id)
         user, stats = state.user, state.stats
         occurred_at = command.occurred_at or now
@@ -307,11 +356,12 @@ class Engine:
                     "timestamp": _iso(now),
                 },
             )
+        if command.type == "problem.solved":
+            announce_problem_solved(session, user, data, meaning.xp, now)
         if meaning.perfect_quiz:
             await self._quiz_mastery(session, user, body, state)
         gained = (stats.xp - old_xp) if meaning.xp else 0
         deltas = {**meaning.deltas, **({"xp": float(gained)} if gained else {})}
-        body["ranks"] = await self._tell_listeners(session, user, deltas, occurred_at)
         for awarded in await self.evaluate(
             session, user, stats, moved, occurred_at, state=state, index=batch.rules
         ):
@@ -329,9 +379,8 @@ class Engine:
             "received_at": now,
             "idempotency_key": command.idempotency_key,
             "data": data,
-            "result": {k: v for k, v in body.items() if k != "eventId"},
         }
-        return row, body
+        return row, body, (MetricMove(user, deltas, occurred_at) if deltas else None)
 
     async def _gain_xp(
         self, session: AsyncSession, user: User, stats: UserStats, amount: int, source: str
