@@ -62,6 +62,11 @@ def quests(client, service):
                 headers=service,
             )
 
+        async def abandon(self, quest_id: int, user_id: Any = 1) -> Any:
+            return await client.post(
+                f"{API}/{quest_id}/abandon", json={"userId": user_id}, headers=service
+            )
+
         async def progress(self, quest_id: int, user_id: Any = 1) -> dict[str, Any]:
             response = await client.get(
                 f"{API}/{quest_id}/progress", params={"userId": user_id}, headers=service
@@ -467,6 +472,40 @@ async def test_expired_run_starts_afresh_without_paying_steps_twice(app, quests)
     assert again.json()["completedSteps"] == []
     await quests.complete(quest["id"], "one")
     assert len(await distributions(app, 1)) == 1
+
+
+async def test_abandoned_run_is_failed_and_starts_afresh(app, quests):
+    quest = await quests.create()
+    await quests.start(quest["id"])
+    await quests.complete(quest["id"], "intro")
+    response = await quests.abandon(quest["id"])
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "FAILED"
+    assert (await quests.progress(quest["id"]))["status"] == "FAILED"
+    assert (await quests.abandon(quest["id"])).status_code == 409
+    assert (await quests.complete(quest["id"], "intro")).status_code == 409
+    again = await quests.start(quest["id"])
+    assert again.json()["status"] == "IN_PROGRESS" and again.json()["completedSteps"] == []
+
+
+async def test_abandoning_tells_the_users_screens(app, quests):
+    quest = await quests.create()
+    await quests.start(quest["id"], user_id=2)
+    await quests.abandon(quest["id"], user_id=2)
+    async with app.state.services.database.transaction() as session:
+        told = (
+            await session.scalars(
+                select(RoomEvent.payload)
+                .where(RoomEvent.room == "user:2", RoomEvent.event == "quest:progress")
+                .order_by(RoomEvent.id)
+            )
+        ).all()
+    assert told[-1]["status"] == "FAILED"
+
+
+async def test_a_run_never_started_cannot_be_abandoned(quests):
+    quest = await quests.create()
+    assert (await quests.abandon(quest["id"], user_id=77)).status_code == 409
 
 
 # --- steps completed by events -------------------------------------------------------------------

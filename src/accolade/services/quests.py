@@ -190,7 +190,7 @@ class QuestProgressor:
                 completed: list[str] = []
             else:
                 completed = await self.settle(session, user, stats, quest, row, at, now)
-                self._tell(session, user, quest, row, now)
+                self.tell(session, user, quest, row, now)
             touched.append(
                 {
                     "questId": quest.id,
@@ -214,7 +214,7 @@ class QuestProgressor:
         row.expires_at = expires_at
         row.updated_at = now
         _record(row, expires_at or now, "expired")
-        self._tell(session, user, quest, row, now)
+        self.tell(session, user, quest, row, now)
         return True
 
     async def start(
@@ -246,7 +246,7 @@ class QuestProgressor:
         _record(row, now, "started")
         await session.flush()
         await self.settle(session, user, stats, quest, row, now, now)
-        self._tell(session, user, quest, row, now)
+        self.tell(session, user, quest, row, now)
         return row
 
     async def complete_by_hand(
@@ -261,7 +261,7 @@ class QuestProgressor:
     ) -> None:
         await self._finish_step(session, user, quest, row, step, now, by="request")
         await self.settle(session, user, stats, quest, row, now, now)
-        self._tell(session, user, quest, row, now)
+        self.tell(session, user, quest, row, now)
 
     async def values_for(
         self,
@@ -374,7 +374,7 @@ class QuestProgressor:
             ),
         )
 
-    def _tell(
+    def tell(
         self, session: AsyncSession, user: User, quest: Quest, row: QuestProgress, now: datetime
     ) -> None:
         """Queue `quest:progress` for the user's screens (`/game-events` carries it)."""
@@ -525,6 +525,32 @@ class QuestService:
                         details=_unmet(step.requirements, values),
                     )
             await self.progressor.complete_by_hand(session, user, stats, quest, row, step, now)
+            return ProgressView.of(quest, row, user.external_id, now)
+
+    async def abandon(self, user_id: UserId, quest_id: int) -> ProgressView:
+        """Give up the user's run: it becomes FAILED (and may be started afresh later).
+
+        409 when the run is not IN_PROGRESS (never started, expired, completed, failed)."""
+        now = utcnow()
+        async with self.database.transaction() as session:
+            quest = await self._quest(session, quest_id)
+            user = await users_repo.get(session, user_id)
+            if user is None:
+                raise Conflict(f"quest {quest.id} has not been started by this user")
+            await metrics.lock_stats(session, user)
+            row = await repo.progress_row(session, user.id, quest.id)
+            if row is None:
+                raise Conflict(f"quest {quest.id} has not been started by this user")
+            await self.progressor.expire_if_due(session, user, quest, row, now)
+            if row.status != QuestStatus.IN_PROGRESS.value:
+                raise Conflict(
+                    f"quest {quest.id} is {row.status} for this user, not IN_PROGRESS",
+                    details={"status": row.status},
+                )
+            row.status = QuestStatus.FAILED.value
+            row.updated_at = now
+            _record(row, now, "failed", reason="abandoned")
+            self.progressor.tell(session, user, quest, row, now)
             return ProgressView.of(quest, row, user.external_id, now)
 
     # --- helpers -------------------------------------------------------------------------------

@@ -292,6 +292,21 @@ async def complete_step(
     return _progress_out(view)
 
 
+@router.post(
+    "/{quest_id}/abandon",
+    response_model=QuestProgressOut,
+    summary=(
+        "Give up the user's run (a user token: its own): it becomes FAILED and may be started "
+        "afresh. 409 when the run is not IN_PROGRESS"
+    ),
+)
+async def abandon_quest(
+    quest_id: QuestId, services: ServicesDep, principal: Reader, body: ActIn | None = None
+) -> QuestProgressOut:
+    user_id = acting_user(principal, body.user_id if body is not None else None)
+    return _progress_out(await services.quests.abandon(user_id, quest_id))
+
+
 @router.get(
     "/{quest_id}/progress",
     response_model=QuestProgressOut,
