@@ -29,6 +29,7 @@ from accolade.bus.redis import RedisBus
 from accolade.bus.relay import PRUNED_THROUGH_KEY, Relay
 from accolade.config import Settings
 from accolade.realtime.gateway import Gateway
+from accolade.services import instance
 from accolade.storage.models import InstanceSetting, RoomEvent, utcnow
 from accolade.storage.outbox import add_room_event
 from tests.conftest import unavailable
@@ -527,3 +528,28 @@ def test_bus_url_picks_the_bus():
     assert isinstance(from_url("redis://127.0.0.1:6379/0"), RedisBus)
     with pytest.raises(ValueError, match="unsupported bus URL"):
         from_url("amqp://localhost")
+
+
+async def test_two_clusters_on_one_redis_never_hear_each_other():
+    await (await _redis_bus()).close()  # skips (or fails in CI) when Redis is not there
+    scope_a, scope_b = uuid.uuid4().hex, uuid.uuid4().hex
+    node_a1, node_a2, node_b = RedisBus(REDIS_URL), RedisBus(REDIS_URL), RedisBus(REDIS_URL)
+    inbox_a2, inbox_b = Inbox(), Inbox()
+    await node_a1.start(Inbox(), scope_a)
+    await node_a2.start(inbox_a2, scope_a)
+    await node_b.start(inbox_b, scope_b)
+    try:
+        await node_a1.publish(b"for cluster a")
+        await node_b.publish(b"for cluster b")
+        await inbox_a2.wait_for(1)
+        await inbox_b.wait_for(1)
+        assert inbox_a2.items == [b"for cluster a"]
+        assert inbox_b.items == [b"for cluster b"]
+    finally:
+        for node in (node_a1, node_a2, node_b):
+            await node.close()
+
+
+async def test_every_node_on_one_database_gets_the_same_cluster_id(stopped):
+    first = await instance.cluster_id(stopped.database)
+    assert first and await instance.cluster_id(stopped.database) == first

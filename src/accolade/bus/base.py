@@ -9,8 +9,10 @@ MessageHandler = Callable[[bytes], Awaitable[None]]
 
 
 class Bus(Protocol):
-    async def start(self, handler: MessageHandler) -> None:
-        """Begin delivering every published message, in publish order, to `handler`."""
+    async def start(self, handler: MessageHandler, scope: str = "") -> None:
+        """Begin delivering every published message, in publish order, to `handler`. `scope`
+        names the cluster: nodes sharing a scope hear each other, other clusters using the same
+        server (one Redis for several installations) never do."""
 
     async def publish(self, message: bytes) -> None:
         """Send to every node; returns once the bus has taken it (order per publisher is kept)."""

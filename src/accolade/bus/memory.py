@@ -9,8 +9,8 @@ class MemoryBus:
     def __init__(self) -> None:
         self._handler: MessageHandler | None = None
 
-    async def start(self, handler: MessageHandler) -> None:
-        self._handler = handler
+    async def start(self, handler: MessageHandler, scope: str = "") -> None:
+        self._handler = handler  # one process: the scope is the process
 
     async def publish(self, message: bytes) -> None:
         if self._handler is not None:

@@ -14,15 +14,24 @@ log = logging.getLogger("accolade.bus")
 CHANNEL = "accolade:room-events"
 
 
+def channel_for(scope: str) -> str:
+    """The channel of one cluster (its id from the database), so that two installations sharing
+    a Redis server never hear each other's events."""
+    return f"accolade:{scope}:room-events" if scope else CHANNEL
+
+
 class RedisBus:
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+    def __init__(self, url: str, channel: str | None = None) -> None:
         self.url = url
-        self.channel = channel
+        self.channel = channel or CHANNEL
+        self._channel_given = channel is not None
         self._client: aioredis.Redis = aioredis.Redis.from_url(url)
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
-    async def start(self, handler: MessageHandler) -> None:
+    async def start(self, handler: MessageHandler, scope: str = "") -> None:
+        if not self._channel_given:
+            self.channel = channel_for(scope)
         await self._client.ping()  # fail start-up loudly if Redis is not there
         self._listener = asyncio.create_task(self._listen(handler), name="redis-bus-listener")
         await asyncio.wait_for(self._subscribed.wait(), timeout=10)
