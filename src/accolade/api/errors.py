@@ -35,8 +35,18 @@ def error_response(
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
+    """The field as the client names it: path parameters are declared in snake_case
+    (`achievement_id`) but everything a client sees is camelCase (`achievementId`)."""
+    source = loc[0] if loc else None
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    if source == "path" and parts:
+        parts[0] = _camel(parts[0])
     return ".".join(parts) or str(loc[0] if loc else "request")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
 
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
