@@ -93,7 +93,7 @@ def printed_token(lines: list[str]) -> str:
 def test_help_explains_each_command_and_option(tmp_path):
     top = run("--help", cwd=tmp_path)
     assert top.returncode == 0
-    for command in ("serve", "migrate", "token"):
+    for command in ("serve", "migrate", "token", "load"):
         assert command in top.stdout
     serve = run("serve", "--help", cwd=tmp_path, COLUMNS="200").stdout
     for option in ("--host", "--port", "--database-url"):

@@ -92,7 +92,7 @@ def test_json_files_load_too(tmp_path):
         ("achievements: [{key: a, name: A}, {key: a, name: B}]", 2, "appears twice"),
         ("a: [unclosed", 2, "neither YAML nor JSON"),
         (
-            "achievements: [{key: x, name: X, requirements: [{metric: m, operator: bogus, threshold: 1}]}]",
+            "achievements: [{key: x, name: X, requirements: [{metric: m, operator: bogus}]}]",
             1,
             "achievements[0]: 422",
         ),

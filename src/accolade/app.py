@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
-from accolade import __version__, bus
+from accolade import __version__, bus, leaderboard
 from accolade.api import errors
 from accolade.api.deps import Services
 from accolade.api.middleware import BodyLimit, RequestMetrics
@@ -24,18 +24,24 @@ from accolade.api.routes import (
     events,
     health,
     history,
+    pages,
     profile,
     quests,
     rewards,
     training,
     users,
 )
+from accolade.api.routes import contests as contest_routes
+from accolade.api.routes import leaderboards as leaderboard_routes
 from accolade.api.routes import notifications as notification_routes
+from accolade.api.routes import sales as sales_routes
+from accolade.api.routes import teams as team_routes
 from accolade.auth import read_token
 from accolade.bus.amqp import AmqpPublisher
 from accolade.bus.relay import Relay
 from accolade.config import Settings
 from accolade.domain.identity import Principal
+from accolade.realtime.fastpath import ExposeConnections
 from accolade.realtime.gateway import Gateway
 from accolade.realtime.history import History
 from accolade.realtime.registry import Registry
@@ -45,11 +51,18 @@ from accolade.services import instance
 from accolade.services.achievements import AchievementService
 from accolade.services.anti_cheat import AntiCheat, Limits
 from accolade.services.broadcaster import Broadcaster
+from accolade.services.contest_scheduler import ContestScheduler
+from accolade.services.contest_scoring import ContestScoring
+from accolade.services.contests import ContestService
+from accolade.services.demo import DemoTeam
 from accolade.services.engine import Engine
+from accolade.services.leaderboards import LeaderboardService
 from accolade.services.notifications import NotificationService
 from accolade.services.profiles import ProfileService
 from accolade.services.quests import QuestService
 from accolade.services.rewards import RewardService
+from accolade.services.sales import SalesService
+from accolade.services.teams import TeamService
 from accolade.services.training import TrainingService
 from accolade.services.users import UserService
 from accolade.storage import migrate
@@ -97,6 +110,15 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     broadcaster = Broadcaster()
     notifications = NotificationService(database)
     engine = Engine(database, broadcaster)
+    leaderboards = LeaderboardService(
+        database, leaderboard.from_url(settings.redis_url, database), broadcaster
+    )
+    engine.listeners.append(leaderboards)
+    contests = ContestService(database, broadcaster)
+    engine.listeners.append(ContestScoring(contests.counting))
+    contest_scheduler = ContestScheduler(contests)
+    contests.on_change = contest_scheduler.kick
+    teams = TeamService(database)
     secret: dict[str, str] = {}  # filled by the lifespan, read by token checks
 
     def token_reader(token: str) -> Principal:
@@ -109,13 +131,24 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             token_reader,
             settings.public_display,
             notifications=notifications.mark_read_from_socket,
+            contest_board=contests.board_for_socket,
+            team_membership=teams.may_join_room,
         ),
         settings.cors_origins,
+        write_buffer_bytes=settings.ws_write_buffer_bytes,
     )
-    plain = PlainWebSockets(gateway, registry, token_reader, settings.public_display)
+    plain = PlainWebSockets(
+        gateway,
+        registry,
+        token_reader,
+        settings.public_display,
+        write_buffer_bytes=settings.ws_write_buffer_bytes,
+        team_membership=teams.may_join_room,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        demo: DemoTeam | None = None
         try:
             if run_migrations:
                 before, after = await migrate.upgrade(database)
@@ -146,16 +179,33 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 quests=QuestService(database, broadcaster),
                 rewards=RewardService(database, engine),
                 profiles=ProfileService(database, engine.curve),
+                leaderboards=leaderboards,
+                sales=SalesService(engine),
+                teams=teams,
+                contests=contests,
             )
-            await message_bus.start(gateway.on_bus_message)
+            await message_bus.start(gateway.on_bus_message, await instance.cluster_id(database))
             await registry.start()
             if analytics is not None:
                 await analytics.start()
             if settings.relay_enabled:
                 await relay.start()
+            await contest_scheduler.start()
+            if settings.demo:
+                demo = DemoTeam(
+                    engine.ingest,
+                    app.state.services.achievements,
+                    interval_s=settings.demo_interval_s,
+                    contests=contests,
+                )
+                await demo.start()
             yield
         finally:
+            if demo is not None:
+                await demo.stop()
+            await contest_scheduler.stop()
             await relay.stop()
+            await leaderboards.close()
             if analytics is not None:
                 await analytics.close()
             await registry.stop()
@@ -186,8 +236,14 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         notification_routes.router,
         activity.router,
         profile.router,
+        leaderboard_routes.router,
+        sales_routes.router,
+        team_routes.router,
+        contest_routes.router,
+        pages.router,
     ):
         app.include_router(router)
+    app.mount("/static", pages.static_files(), name="static")
     app.router.routes.extend(plain.routes())
     # Outermost last: the body limit sees the request first.
     app.add_middleware(RequestMetrics, registry=app.state.metrics)
@@ -197,9 +253,22 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
+            # What a board's answer says in headers (its body is the bare array of entries).
+            expose_headers=[
+                "Leaderboard-Metric",
+                "Leaderboard-Period",
+                "Leaderboard-Period-Key",
+                "Leaderboard-Team",
+                "Contest-Status",
+                "Contest-Metric",
+                "Contest-Name",
+                "Idempotent-Replayed",
+            ],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.state.asgi = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    app.state.asgi = ExposeConnections(
+        socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    )
     app.state.sio = sio
     return app
 

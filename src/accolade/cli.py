@@ -1,11 +1,13 @@
-"""The `accolade` command: serve, migrate, token."""
+"""The `accolade` command: serve, migrate, token, load."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -95,13 +97,24 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo",
+            help="Run a simulated team (users demo-1..demo-10) that earns XP, sells and plays "
+            "contests every few seconds [default: $ACCOLADE_DEMO or off]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the service: REST, Socket.IO, WebSocket and docs on one port. Migrates first."""
     import uvicorn
 
     from accolade.app import create_asgi
 
-    settings = _settings(host=host, port=port, database_url=database_url, redis_url=redis_url)
+    settings = _settings(
+        host=host, port=port, database_url=database_url, redis_url=redis_url, demo=demo
+    )
     try:
         before, after, secret = asyncio.run(_prepare(settings))
     except Exception as exc:
@@ -109,6 +122,8 @@ def serve(
 
     base = f"http://{settings.host}:{settings.port}"
     table = Table.grid(padding=(0, 2))
+    table.add_row("TV display", f"{base}/tv")
+    table.add_row("Dashboard", f"{base}/dashboard")
     table.add_row("API docs", f"{base}/docs")
     table.add_row("Health", f"{base}/health")
     table.add_row("Socket.IO", f"{base}/socket.io  (namespaces /leaderboard, /training, /)")
@@ -117,6 +132,8 @@ def serve(
     )
     table.add_row("Database", settings.database.redacted())
     table.add_row("Fan-out", f"Redis {settings.redis_url}" if settings.redis_url else "in-process")
+    if settings.demo:
+        table.add_row("Demo", f"a simulated team plays every {settings.demo_interval_s:g} s")
     if before != after:
         table.add_row("Migrated", f"{before or 'empty'} → {after}")
     token = issue_token(secret, "dev-admin", Role.ADMIN, DEV_TOKEN_TTL_S)
@@ -131,6 +148,10 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         proxy_headers=False,
+        # The fan-out fast path writes pre-framed bytes to connections of this protocol; frames
+        # go out uncompressed anyway, so per-connection deflate state would only cost memory.
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
     )
 
 
@@ -185,6 +206,83 @@ def token(
         except Exception as exc:
             raise _fail_on_database(settings, exc) from exc
     print(issue_token(secret, sub, role, ttl or None))
+
+
+@app.command()
+def load(
+    file: Annotated[
+        Path,
+        typer.Argument(help="A YAML or JSON file with `achievements`, `quests` and `contests`."),
+    ],
+    url: Annotated[
+        str | None,
+        typer.Option(help="Load into a running server (e.g. http://127.0.0.1:5000) over its API."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help="An admin or service token for --url.", show_default=False),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create or update achievements (by `key`), quests (by `title`) and contests (by `name`)
+    from FILE. Loading the same file again changes nothing. Without --url it works on the
+    configured database directly, through the same API a server answers."""
+    from accolade import load as loading
+
+    try:
+        sections = loading.read_file(file)
+    except loading.LoadError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if url is not None and not token:
+        err.print("[red]error[/red] --url needs --token (an admin or service token)")
+        raise typer.Exit(2)
+
+    def shown(outcome: loading.Outcome) -> None:
+        colour = {"created": "green", "updated": "yellow"}.get(outcome.action, "dim")
+        verb = f"would be {outcome.action}" if dry_run and colour != "dim" else outcome.action
+        out.print(
+            f"  {outcome.section[:-1]} [bold]{outcome.identity}[/bold] "
+            f"[{colour}]{verb}[/{colour}]" + (f" (id {outcome.id})" if outcome.id else ""),
+            highlight=False,
+        )
+
+    async def run() -> loading.Report:
+        if url is not None:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+                return await loading.apply(client, sections, dry_run=dry_run, progress=shown)
+        settings = _settings(database_url=database_url, relay_enabled=False)
+        from accolade.app import create_app
+
+        api = create_app(settings)
+        async with api.router.lifespan_context(api):
+            admin = issue_token(api.state.services.jwt_secret, "accolade-load", Role.ADMIN, 300)
+            transport = httpx.ASGITransport(app=api)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://accolade-load",
+                headers={"Authorization": f"Bearer {admin}"},
+                timeout=60,
+            ) as client:
+                return await loading.apply(client, sections, dry_run=dry_run, progress=shown)
+
+    out.print(f"Loading {file}{' (dry run)' if dry_run else ''}:")
+    try:
+        report = asyncio.run(run())
+    except loading.LoadError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except httpx.TransportError as exc:
+        err.print(f"[red]error[/red] cannot reach {url}: {exc}")
+        raise typer.Exit(1) from exc
+    out.print(
+        f"{report.count('created')} created, {report.count('updated')} updated, "
+        f"{report.count('unchanged') + report.count('kept')} already as the file says."
+    )
 
 
 def main() -> None:

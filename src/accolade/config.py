@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     public_display: bool = Field(True, description="Anonymous clients may join public rooms.")
     demo: bool = Field(False, description="Run the simulated demo team.")
+    demo_interval_s: float = Field(
+        3.0, gt=0, description="Seconds between the demo team's moves (with `demo`)."
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
     db_pool_size: int = Field(10, ge=1, description="PostgreSQL connection pool size.")
     db_pool_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections under load.")
@@ -58,6 +61,12 @@ class Settings(BaseSettings):
     )
     session_flush_interval_s: float = Field(
         5.0, gt=0, description="How often live connections are written for the admin view."
+    )
+    ws_write_buffer_bytes: int = Field(
+        1_048_576,
+        ge=16_384,
+        description="Unsent bytes a WebSocket connection may hold before it is cut off as too "
+        "slow (it reconnects and catches up by id).",
     )
 
     @field_validator("cors_origins", mode="before")

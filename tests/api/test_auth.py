@@ -28,6 +28,7 @@ UNLOCK = "/api/users/achievements/progress/unlock"
 ACHIEVEMENTS = "/api/achievements"
 USERS = "/api/users"
 QUESTS = "/api/quests"
+CONTESTS = "/api/contests"
 
 OTHER_SECRET = "another-secret-" + "y" * 40
 
@@ -97,6 +98,7 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/activity", "/api/activity?userId=42", None),
     ("GET", "/api/users/{user_id}/profile", "/api/users/42/profile", None),
     ("POST", QUESTS, QUESTS, {"title": "Q", "steps": [{"title": "S"}]}),
+    ("GET", QUESTS, QUESTS, None),
     ("GET", f"{QUESTS}/active", f"{QUESTS}/active?userId=42", None),
     ("GET", f"{QUESTS}/{{quest_id}}", f"{QUESTS}/1", None),
     ("POST", f"{QUESTS}/{{quest_id}}/start", f"{QUESTS}/1/start", {"userId": 42}),
@@ -106,9 +108,42 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
         f"{QUESTS}/1/steps/step-1/complete",
         {"userId": 42},
     ),
+    ("POST", f"{QUESTS}/{{quest_id}}/abandon", f"{QUESTS}/1/abandon", {"userId": 42}),
     ("GET", f"{QUESTS}/{{quest_id}}/progress", f"{QUESTS}/1/progress?userId=42", None),
+    ("GET", "/api/leaderboards/{metric}", "/api/leaderboards/xp?period=month", None),
+    ("POST", "/api/sales-reps/{user_id}/sales", "/api/sales-reps/42/sales", {"amount": 100}),
+    ("POST", "/api/teams", "/api/teams", {"teamId": "t1", "name": "Sales East"}),
+    ("GET", "/api/teams", "/api/teams", None),
+    ("GET", "/api/teams/{team_id}", "/api/teams/t1", None),
+    ("DELETE", "/api/teams/{team_id}", "/api/teams/t1", None),
+    ("PUT", "/api/teams/{team_id}/members/{user_id}", "/api/teams/t1/members/42", None),
+    ("DELETE", "/api/teams/{team_id}/members/{user_id}", "/api/teams/t1/members/42", None),
+    ("POST", CONTESTS, CONTESTS, {"name": "Q4 Sales Challenge", "metric": "revenue"}),
+    ("GET", CONTESTS, CONTESTS, None),
+    ("GET", f"{CONTESTS}/{{contest_id}}", f"{CONTESTS}/1", None),
+    ("PATCH", f"{CONTESTS}/{{contest_id}}", f"{CONTESTS}/1", {"name": "Q4"}),
+    ("POST", f"{CONTESTS}/{{contest_id}}/enter", f"{CONTESTS}/1/enter", {"userId": 42}),
+    ("GET", f"{CONTESTS}/{{contest_id}}/leaderboard", f"{CONTESTS}/1/leaderboard", None),
+    (
+        "POST",
+        "/api/leaderboard/contests/{contest_id}/payout",
+        "/api/leaderboard/contests/1/payout",
+        None,
+    ),
 ]
 ENDPOINT_IDS = [f"{method} {template}" for method, template, _, _ in ENDPOINTS]
+# What a TV screen reads: any token, `display` included, and no token while
+# ACCOLADE_PUBLIC_DISPLAY is on (tests/api/test_leaderboards.py shows it off and on).
+PUBLIC_READS = {
+    ("GET", "/api/leaderboards/{metric}"),
+    ("GET", "/api/teams"),
+    ("GET", "/api/teams/{team_id}"),
+    ("GET", CONTESTS),
+    ("GET", f"{CONTESTS}/{{contest_id}}"),
+    ("GET", f"{CONTESTS}/{{contest_id}}/leaderboard"),
+}
+GUARDED = [e for e in ENDPOINTS if (e[0], e[1]) not in PUBLIC_READS]
+GUARDED_IDS = [f"{method} {template}" for method, template, _, _ in GUARDED]
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -200,7 +235,7 @@ async def test_every_api_route_is_in_the_auth_matrix(app):
 # --- tokens that are refused: 401 everywhere ------------------------------------------------------
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
+@pytest.mark.parametrize("endpoint", GUARDED, ids=GUARDED_IDS)
 async def test_no_token_is_401(client, endpoint):
     assert_error(await call(client, endpoint, None), 401, "unauthorized")
 
@@ -378,6 +413,8 @@ USER_SELF_SERVICE = {
     "/api/notifications/read-all",
     f"{QUESTS}/{{quest_id}}/start",
     f"{QUESTS}/{{quest_id}}/steps/{{step_id}}/complete",
+    f"{QUESTS}/{{quest_id}}/abandon",
+    f"{CONTESTS}/{{contest_id}}/enter",
 }
 USER_FORBIDDEN = [
     e
@@ -480,9 +517,18 @@ async def test_user_creating_another_user_is_403(client, user42, service):
 # --- display: public real-time rooms only, no REST ------------------------------------------------
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
+@pytest.mark.parametrize("endpoint", GUARDED, ids=GUARDED_IDS)
 async def test_display_is_403_on_every_rest_endpoint(client, aid, display, endpoint):
     assert_error(await call(client, endpoint, display, aid), 403, "forbidden")
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if (e[0], e[1]) in PUBLIC_READS])
+@pytest.mark.parametrize("who", ["anonymous", "display"])
+async def test_public_reads_need_no_privilege(client, service, display, endpoint, who):
+    await client.post("/api/teams", json={"teamId": "t1", "name": "Sales East"}, headers=service)
+    await client.post(CONTESTS, json={"name": "Q4", "metric": "revenue"}, headers=service)
+    response = await call(client, endpoint, display if who == "display" else None)
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])

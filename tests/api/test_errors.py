@@ -725,3 +725,19 @@ async def test_deleting_progress_that_does_not_exist_is_404(client, admin, achie
         PROGRESS, params={"userId": "nobody", "achievementId": achievement_id}, headers=admin
     )
     assert_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/events", {"userId": 1, "type": "deal", "occurredAt": "0001-01-01T00:00:00+14:00"}),
+        (
+            "/api/quests",
+            {"title": "Q", "steps": [{"title": "S"}], "startDate": "0001-01-01T00:00:00+14:00"},
+        ),
+        ("/api/contests", {"name": "C", "metric": "xp", "endAt": "9999-12-31T23:59:59-14:00"}),
+    ],
+)
+async def test_a_time_outside_the_years_1_to_9999_in_utc_is_422(client, admin, path, body):
+    error = assert_error(await client.post(path, json=body, headers=admin), 422, "validation_error")
+    assert "between the years 1 and 9999" in error["message"]

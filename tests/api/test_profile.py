@@ -215,6 +215,13 @@ async def test_feed_includes_unlocked_badges(host):
     assert [e["title"] for e in await host.feed(userId=42)] == ["🏅 Closer Badge Earned!"]
 
 
+async def test_backfilled_unlocks_stay_out_of_everyones_feed(host):
+    await host.event(42, "deal")
+    await host.achievement("Closer", "deal", 1)  # 42 already qualifies: a quiet backfill
+    assert [e["title"] for e in await host.feed(userId=42)] == ["🏅 Closer Badge Earned!"]
+    assert await host.feed() == []
+
+
 async def test_display_reads_the_public_feed(host, auth):
     await host.event(42, "xp", value=200)
     assert len(await host.feed(auth("tv-lobby", "display"))) == 1

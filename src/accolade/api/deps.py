@@ -19,11 +19,15 @@ from accolade.realtime.history import History
 from accolade.realtime.registry import Registry
 from accolade.services.achievements import AchievementService
 from accolade.services.anti_cheat import AntiCheat
+from accolade.services.contests import ContestService
 from accolade.services.engine import Engine
+from accolade.services.leaderboards import LeaderboardService
 from accolade.services.notifications import NotificationService
 from accolade.services.profiles import ProfileService
 from accolade.services.quests import QuestService
 from accolade.services.rewards import RewardService
+from accolade.services.sales import SalesService
+from accolade.services.teams import TeamService
 from accolade.services.training import TrainingService
 from accolade.services.users import UserService
 from accolade.storage.database import Database
@@ -49,9 +53,13 @@ class Services:
     quests: QuestService
     rewards: RewardService
     profiles: ProfileService
+    leaderboards: LeaderboardService
+    sales: SalesService
+    teams: TeamService
+    contests: ContestService
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -61,7 +69,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _bearer = HTTPBearer(auto_error=False, description="A token from `accolade token`.")
 
 
-def current_principal(
+async def current_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -73,17 +81,17 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def admin_or_service(principal: CurrentPrincipal) -> Principal:
+async def admin_or_service(principal: CurrentPrincipal) -> Principal:
     principal.require_role(Role.ADMIN, Role.SERVICE)
     return principal
 
 
-def admin_only(principal: CurrentPrincipal) -> Principal:
+async def admin_only(principal: CurrentPrincipal) -> Principal:
     principal.require_role(Role.ADMIN)
     return principal
 
 
-def not_display(principal: CurrentPrincipal) -> Principal:
+async def not_display(principal: CurrentPrincipal) -> Principal:
     principal.require_role(Role.ADMIN, Role.SERVICE, Role.USER)
     return principal
 
@@ -91,6 +99,23 @@ def not_display(principal: CurrentPrincipal) -> Principal:
 Privileged = Annotated[Principal, Depends(admin_or_service)]
 Admin = Annotated[Principal, Depends(admin_only)]
 Reader = Annotated[Principal, Depends(not_display)]
+
+
+async def public_reader(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """What a TV screen may read: any token (`display` included), or none at all while
+    `ACCOLADE_PUBLIC_DISPLAY` is on (None then: an anonymous screen)."""
+    if credentials is None:
+        if services.settings.public_display:
+            return None
+        raise Unauthorized("send `Authorization: Bearer <token>` (ACCOLADE_PUBLIC_DISPLAY is off)")
+    return read_token(services.jwt_secret, credentials.credentials)
+
+
+# Leaderboards and contests, as the TV display reads them.
+PublicReader = Annotated[Principal | None, Depends(public_reader)]
 
 
 def secret_viewer(principal: Principal) -> str | None:

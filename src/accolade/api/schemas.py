@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -22,6 +22,17 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from accolade.domain.achievements import AchievementType, Operator, Rarity, RewardType, TimeUnit
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 lies before the year 1 in UTC
+        raise ValueError("must lie between the years 1 and 9999 in UTC") from None
+
+
+# A moment a client sends: with a zone (`Z` or an offset), kept as UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 MAX_JSON_DEPTH = 64
 INT64_MAX = 2**63 - 1
@@ -225,7 +236,7 @@ class RewardIn(StrictSchema):
     value: Annotated[float, Field(ge=0, le=1e12), AfterValidator(_finite)] = 0
     currency: ShortText | None = None
     items: list[RewardItemIn] | None = Field(None, max_length=100)
-    expires_at: AwareDatetime | None = Field(None, alias="expiresAt")
+    expires_at: Instant | None = Field(None, alias="expiresAt")
     metadata: JsonObject = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,15 @@ MAX_SEQ = 2**63 - 1
 TV_DISPLAY = "tv-display"
 
 
+# Is this principal a member of this team? (The teams service answers from the database.)
+TeamMembership = Callable[[Principal, int | str], Awaitable[bool]]
+
+
 @dataclass(frozen=True, slots=True)
 class JoinRequest:
     room: str
     since: int | None
+    team: int | str | None = None  # a team room: membership is checked by `admit`
 
 
 def parse_id(value: Any, field: str) -> int | str:
@@ -79,11 +85,7 @@ def join_request(
         team_id = parse_id(_field(data, "teamId", "id"), "teamId")
         if principal is None:
             raise Unauthorized("joining a team room needs a token")
-        if principal.role not in (Role.ADMIN, Role.SERVICE):
-            # Team membership arrives with teams (leaderboards issue); until then only
-            # admin and service tokens, which may see every team, can join team rooms.
-            raise Forbidden(f"not a member of team {team_id}")
-        return JoinRequest(f"team:{user_key(team_id)}", _since(data))
+        return JoinRequest(f"team:{user_key(team_id)}", _since(data), team=team_id)
     if kind == "contest":
         contest_id = parse_id(_field(data, "contestId", "id"), "contestId")
         public_room_allowed(principal, public_display)
@@ -93,3 +95,18 @@ def join_request(
         public_room_allowed(principal, public_display)
         return JoinRequest(f"problem:{user_key(problem_id)}", _since(data))
     raise InvalidInput(f"unknown room kind {kind!r}")
+
+
+async def admit(
+    request: JoinRequest, principal: Principal | None, membership: TeamMembership | None
+) -> None:
+    """Checks what `join_request` cannot without the database: a team room is for the team's
+    members (and admin and service tokens, which see every team). Raises a DomainError."""
+    if request.team is None:
+        return
+    if principal is None:
+        raise Unauthorized("joining a team room needs a token")
+    if principal.role in (Role.ADMIN, Role.SERVICE):
+        return
+    if membership is None or not await membership(principal, request.team):
+        raise Forbidden(f"not a member of team {request.team}")

@@ -17,7 +17,8 @@ from socketio import packet as sio_packet
 from accolade.bus.messages import RoomMessage
 from accolade.domain.errors import DomainError, InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role
-from accolade.realtime import access
+from accolade.realtime import access, frames
+from accolade.realtime.engineio_fastpath import FastSocket, WebSocketTransport, expect_websocket
 from accolade.realtime.gateway import Gateway, Joined
 from accolade.realtime.namespaces import LEADERBOARD, ROOT, TRAINING, carries
 from accolade.realtime.registry import Registry, Session
@@ -41,12 +42,17 @@ class Context:
         token_reader: Callable[[str], Principal],
         public_display: bool,
         notifications: Callable[[Principal, Any], Awaitable[dict[str, Any]]] | None = None,
+        contest_board: Callable[[int | str], Awaitable[dict[str, Any] | None]] | None = None,
+        team_membership: access.TeamMembership | None = None,
     ) -> None:
         self.gateway = gateway
         self.registry = registry
         self.read_token = token_reader
         self.public_display = public_display
         self.mark_notification_read = notifications
+        # Seed 003: `contest:subscribe` is answered with the standings (`leaderboard:update`).
+        self.contest_board = contest_board
+        self.team_membership = team_membership
         # Per connection: live events up to this id were already replayed to it (see Gateway.join).
         self.floors: dict[tuple[str, str], int] = {}  # (sid, room) -> id
 
@@ -135,6 +141,7 @@ class AccoladeNamespace(socketio.AsyncNamespace):
         async def join(sid: str, data: Any) -> None:
             principal = await self.principal(sid)
             request = access.join_request(kind, data, principal, self.context.public_display)
+            await access.admit(request, principal, self.context.team_membership)
             joined = await self.join_room(sid, request.room, request.since)
             await self.emit("joined", _joined_payload(joined), to=sid)
 
@@ -223,6 +230,10 @@ class RootNamespace(AccoladeNamespace):
             request = access.join_request(kind, data, principal, self.context.public_display)
             joined = await self.join_room(sid, request.room, request.since)
             await self.emit("joined", _joined_payload(joined), to=sid)
+            if kind == "contest" and self.context.contest_board is not None:
+                board = await self.context.contest_board(request.room.partition(":")[2])
+                if board is not None:
+                    await self.emit("leaderboard:update", board, to=sid)
 
         return subscribe
 
@@ -251,8 +262,12 @@ class RootNamespace(AccoladeNamespace):
 
 
 class SocketIOTransport:
-    """Room delivery for Socket.IO: the packet is encoded once per event and namespace, and
-    written to each member's Engine.IO socket in turn (no task per recipient)."""
+    """Room delivery for Socket.IO: the packet is encoded and framed once per event and namespace.
+
+    Members on the websocket transport (`FastSocket`) get the same frame bytes written to their
+    connection; the rest (long-polling, mid-upgrade) get the packet through Engine.IO's queue.
+    No task per recipient either way.
+    """
 
     def __init__(self, server: socketio.AsyncServer, floors: dict[tuple[str, str], int]) -> None:
         self.server = server
@@ -260,6 +275,8 @@ class SocketIOTransport:
 
     async def deliver(self, message: RoomMessage) -> None:
         manager = self.server.manager
+        eio = self.server.eio
+        sockets = eio.sockets
         data: dict[str, Any] | None = None
         for namespace in (LEADERBOARD, TRAINING, ROOT):
             if message.room not in manager.rooms.get(namespace, {}):
@@ -270,16 +287,22 @@ class SocketIOTransport:
             encoded = self.server.packet_class(
                 sio_packet.EVENT, namespace=namespace, data=[message.event, data]
             ).encode()
-            frames = encoded if isinstance(encoded, list) else [encoded]
-            packets = [eio_packet.Packet(eio_packet.MESSAGE, frame) for frame in frames]
+            parts = encoded if isinstance(encoded, list) else [encoded]
+            packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
+            # Binary attachments (never sent by Accolade itself) take Engine.IO's own path.
+            frame = frames.engineio_message(encoded) if isinstance(encoded, str) else None
             floors = self.floors
             for sid, eio_sid in manager.get_participants(namespace, message.room):
                 if floors and (floor := floors.get((sid, message.room))) is not None:
                     if message.seq <= floor:
                         continue  # replayed to it on join already
                     del floors[(sid, message.room)]
+                socket = sockets.get(eio_sid)
+                if frame is not None and type(socket) is FastSocket and socket.link is not None:
+                    socket.link.write(frame)
+                    continue
                 for pkt in packets:
-                    await self.server.eio.send_packet(eio_sid, pkt)
+                    await eio.send_packet(eio_sid, pkt)
 
 
 class Server(socketio.AsyncServer):
@@ -305,8 +328,52 @@ class Server(socketio.AsyncServer):
             return
         await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        await super()._handle_eio_connect(eio_sid, environ)
+        if (socket := self.eio.sockets.get(eio_sid)) is not None:
+            expect_websocket(socket, environ)
 
-def build_server(context: Context, cors_origins: list[str]) -> socketio.AsyncServer:
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        # A long-polling client that closed leaves a GET waiting for packets that will never
+        # come (Engine.IO would hold it, and the server's shutdown, for up to 45 s): end it.
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None and socket.queue is not None:
+            socket.queue.put_nowait(None)
+
+
+def _too_slow_farewell(server: socketio.AsyncServer) -> Callable[[str], list[bytes]]:
+    """The `error` event, in each namespace it is connected to, for a connection being cut off
+    because it stopped reading (it reconnects and catches up by id)."""
+
+    def farewell(eio_sid: str) -> list[bytes]:
+        error = {
+            "code": "too_slow",
+            "message": "this connection stopped reading and was cut off; reconnect and join "
+            "with `since` (the last eventId you saw) to catch up",
+        }
+        namespaces = [
+            namespace
+            for namespace in list(server.manager.get_namespaces())
+            if server.manager.sid_from_eio_sid(eio_sid, namespace) is not None
+        ]
+        return [
+            frames.engineio_message(
+                server.packet_class(
+                    sio_packet.EVENT, namespace=namespace, data=["error", error]
+                ).encode()
+            )
+            for namespace in namespaces
+        ]
+
+    return farewell
+
+
+def build_server(
+    context: Context, cors_origins: list[str], *, write_buffer_bytes: int = 1024 * 1024
+) -> socketio.AsyncServer:
+    """The Socket.IO server; websocket connections use the fan-out fast path (`fastpath`), each
+    cut off once more than `write_buffer_bytes` wait unsent for it."""
     server = Server(
         async_mode="asgi",
         cors_allowed_origins=cors_origins or None,
@@ -322,4 +389,9 @@ def build_server(context: Context, cors_origins: list[str]) -> socketio.AsyncSer
     server.register_namespace(TrainingNamespace(TRAINING, context))
     server.register_namespace(RootNamespace(ROOT, context))
     context.gateway.add_transport(SocketIOTransport(server, context.floors))
+    # Engine.IO's driver hook for the websocket transport: ours writes to the transport directly.
+    server.eio._async = {
+        **server.eio._async,
+        "websocket": WebSocketTransport(write_buffer_bytes, _too_slow_farewell(server)),
+    }
     return server

@@ -3,6 +3,11 @@
 Paths `/leaderboard` and `/training` take `{"type": "join:tv-display", "since"?: ID}` and the like;
 `/game-events` streams the token's own user events without joining (seed 002's GameEvent).
 The server sends `{"type", "data", "timestamp", "id"}`; `id` is the room event id for catch-up.
+
+Connections served by uvicorn's sans-I/O WebSocket protocol take the fan-out fast path
+(`fastpath.Link`): each room event is framed once and the same bytes are written to every
+member's transport; direct answers (`joined`, `error`) go through the same link, so order holds.
+Other servers get a writer task per connection over ASGI `send`, with the same limits.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from accolade.bus.messages import RoomMessage
 from accolade.domain.errors import DomainError, InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role
-from accolade.realtime import access
+from accolade.realtime import access, fastpath, frames
 from accolade.realtime.gateway import Gateway
 from accolade.realtime.namespaces import GAME_EVENTS, LEADERBOARD, TRAINING, carries
 from accolade.realtime.registry import Registry, Session
@@ -30,9 +35,6 @@ from accolade.realtime.registry import Registry, Session
 log = logging.getLogger("accolade.websocket")
 
 MAX_FRAME_CHARS = 64 * 1024
-# A member whose outgoing queue grows past this many frames has stopped reading: it is cut off
-# (code 1013) so that it cannot grow the server's memory; it catches up by id on reconnect.
-MAX_QUEUED_FRAMES = 2000
 
 JOIN_KINDS = {
     LEADERBOARD: ("tv-display", "user", "team", "contest"),
@@ -55,32 +57,71 @@ def envelope(
 
 
 class Member:
-    """One plain WebSocket connection: its own writer so a slow reader delays only itself."""
+    """One plain WebSocket connection. A slow reader delays only itself: past
+    `write_buffer_bytes` unsent it is closed with 1013 and catches up by id on reconnect."""
 
-    def __init__(self, websocket: WebSocket, path: str, principal: Principal | None) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        path: str,
+        principal: Principal | None,
+        write_buffer_bytes: int,
+    ) -> None:
         self.id = "ws-" + uuid.uuid4().hex[:20]
         self.websocket = websocket
         self.path = path
         self.principal = principal
         self.rooms: set[str] = set()
         self.floors: dict[str, int] = {}  # room -> live events up to this id were replayed
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.link = fastpath.open_link(websocket.scope, write_buffer_bytes)
+        # Without a link (another ASGI server): a writer task, bounded by queued characters.
+        self.write_buffer_bytes = write_buffer_bytes
+        self.queue: asyncio.Queue[str | None] | None = None
+        self.queued_chars = 0
         self.writer: asyncio.Task[None] | None = None
+        if self.link is None:
+            self.queue = asyncio.Queue()
+            self.writer = asyncio.create_task(self.write_loop(), name=f"ws-writer-{self.id}")
 
     def send(self, frame: str) -> None:
-        if self.queue.qsize() >= MAX_QUEUED_FRAMES:
+        if self.link is not None:
+            self.link.write(frames.text_frame(frame))
+        else:
+            self.enqueue(frame)
+
+    def send_frame(self, text: str, frame: bytes) -> None:
+        """Send a room event already framed (`frame`) for the fast path, or as `text`."""
+        if self.link is not None:
+            self.link.write(frame)
+        else:
+            self.enqueue(text)
+
+    def enqueue(self, text: str) -> None:
+        assert self.queue is not None
+        if self.queued_chars > self.write_buffer_bytes:
             self.queue.put_nowait(None)  # tells the writer to cut the connection
             return
-        self.queue.put_nowait(frame)
+        self.queued_chars += len(text)
+        self.queue.put_nowait(text)
 
     async def write_loop(self) -> None:
+        assert self.queue is not None
         while True:
-            frame = await self.queue.get()
-            if frame is None:
+            text = await self.queue.get()
+            if text is None:
                 with contextlib.suppress(Exception):
-                    await self.websocket.close(code=1013, reason="too slow: catch up by id")
+                    await self.websocket.close(
+                        code=fastpath.TOO_SLOW_CODE, reason=fastpath.TOO_SLOW_REASON
+                    )
                 return
-            await self.websocket.send_text(frame)
+            self.queued_chars -= len(text)
+            await self.websocket.send_text(text)
+
+    async def stop(self) -> None:
+        if self.writer is not None:
+            self.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.writer
 
 
 class PlainWebSockets:
@@ -92,8 +133,13 @@ class PlainWebSockets:
         registry: Registry,
         token_reader: Callable[[str], Principal],
         public_display: bool,
+        *,
+        write_buffer_bytes: int = 1024 * 1024,
+        team_membership: access.TeamMembership | None = None,
     ) -> None:
         self.gateway = gateway
+        self.team_membership = team_membership
+        self.write_buffer_bytes = write_buffer_bytes
         self.registry = registry
         self.read_token = token_reader
         self.public_display = public_display
@@ -111,13 +157,14 @@ class PlainWebSockets:
             data = message.data()
             if path == GAME_EVENTS:
                 data = {"userId": data.get("userId"), **data}
-            frame = envelope(message.event, data, message.seq, message.timestamp)
+            text = envelope(message.event, data, message.seq, message.timestamp)
+            frame = frames.text_frame(text)  # once for every member: server frames are unmasked
             for member in members:
                 if member.floors and (floor := member.floors.get(message.room)) is not None:
                     if message.seq <= floor:
                         continue
                     del member.floors[message.room]
-                member.send(frame)
+                member.send_frame(text, frame)
 
     def _enter(self, member: Member, room: str, floor: int = 0) -> None:
         if floor:
@@ -151,8 +198,7 @@ class PlainWebSockets:
                 principal = self.read_token(token)
             except DomainError as exc:
                 problem = exc
-        member = Member(websocket, path, principal)
-        member.writer = asyncio.create_task(member.write_loop(), name=f"ws-writer-{member.id}")
+        member = Member(websocket, path, principal, self.write_buffer_bytes)
         self.registry.open(
             Session(
                 id=member.id,
@@ -172,9 +218,7 @@ class PlainWebSockets:
             for room in list(member.rooms):
                 self._leave(member, room)
             self.registry.close(member.id)
-            member.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await member.writer
+            await member.stop()
 
     async def _join_own_events(self, member: Member) -> None:
         principal = member.principal
@@ -236,6 +280,7 @@ class PlainWebSockets:
             self._leave(member, join.room)
             member.send(envelope("left", {"room": join.room}))
             return
+        await access.admit(join, member.principal, self.team_membership)
         member.send(envelope("joined", await self._join(member, join.room, join.since)))
 
     async def _join(self, member: Member, room: str, since: int | None) -> dict[str, Any]:

@@ -59,6 +59,7 @@ class Broadcaster:
                 icon=celebration.icon,
                 payload=payload,
                 created_at=now,
+                public=not quiet,
             )
         )
         notification = Notification(

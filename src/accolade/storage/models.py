@@ -21,6 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -192,6 +193,10 @@ class CelebrationRecord(Base):
     icon: Mapped[str | None] = mapped_column(String(255))
     payload: Mapped[Any] = mapped_column(JsonType, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # False for quiet celebrations (backfills): the user's own feed shows them, everyone's not.
+    public: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
 
 
 class Notification(Base):
@@ -387,3 +392,119 @@ class QuestProgress(Timestamped, Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     history: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, nullable=False, default=list)
+
+
+class LeaderboardEntry(Base):
+    """A user's metric summed over one calendar period (`all`, or the day/week/month/year key).
+
+    The source of truth for every leaderboard store (Redis is rebuilt from these rows). Equal
+    values are ordered by `reached_at`: who got there first ranks higher."""
+
+    __tablename__ = "leaderboard_entries"
+    __table_args__ = (
+        Index(
+            "ix_leaderboard_entries_board_order",
+            "metric",
+            "period",
+            "period_key",
+            "value",
+            "reached_at",
+            "user_id",
+        ),
+    )
+
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)  # all day week month year
+    period_key: Mapped[str] = mapped_column(String(10), primary_key=True)  # e.g. 2026-W48
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    value: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class LeaderboardRefresh(Base):
+    """When a board may next send `leaderboard:refresh`: one row per board, shared by all nodes."""
+
+    __tablename__ = "leaderboard_refreshes"
+
+    board: Mapped[str] = mapped_column(String(120), primary_key=True)
+    next_refresh_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # A change arrived while throttled: the next tick sends one trailing refresh.
+    pending: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class Team(Timestamped, Base):
+    """A team; `team_key` is its id as the API shows it (like users, an integer or a string)."""
+
+    __tablename__ = "teams"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_key: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    key_is_int: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+
+    @property
+    def external_id(self) -> int | str:
+        return int(self.team_key) if self.key_is_int else self.team_key
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Contest(Timestamped, Base):
+    """A contest on one metric: DRAFT -> LIVE -> ENDED (`domain.contests`), by hand or on time.
+
+    `start_at`/`end_at` are the schedule; `started_at`/`ended_at` when it really went LIVE and
+    ENDED. The scheduler finds due contests on the two (status, time) indexes."""
+
+    __tablename__ = "contests"
+    __table_args__ = (
+        Index("ix_contests_status_start_at", "status", "start_at"),
+        Index("ix_contests_status_end_at", "status", "end_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    metric: Mapped[str] = mapped_column(String(100), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="DRAFT")
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    prizes: Mapped[list[str]] = mapped_column(JsonType, nullable=False, default=list)
+    paid_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The payout as made: [{placement, userId, userName, value, prize, title}].
+    payout: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
+
+
+class ContestEntry(Base):
+    """An entrant's score in a contest: what it moved of the metric inside the live window."""
+
+    __tablename__ = "contest_entries"
+    __table_args__ = (
+        Index("ix_contest_entries_standings", "contest_id", "value", "reached_at", "user_id"),
+    )
+
+    contest_id: Mapped[int] = mapped_column(
+        ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    value: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+    # When `value` was reached (ties: who got there first ranks higher).
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -27,7 +27,7 @@ async def unlocked_achievements(
 async def celebrations(
     session: AsyncSession, user_id: int | None, limit: int
 ) -> Sequence[tuple[CelebrationRecord, User]]:
-    """The newest `limit` celebrations (of one user, or of everyone), newest first."""
+    """The newest `limit` celebrations (of one user, or everyone's public ones), newest first."""
     query = (
         select(CelebrationRecord, User)
         .join(User, User.id == CelebrationRecord.user_id)
@@ -36,5 +36,7 @@ async def celebrations(
     )
     if user_id is not None:
         query = query.where(CelebrationRecord.user_id == user_id)
+    else:
+        query = query.where(CelebrationRecord.public.is_(True))
     rows = await session.execute(query)
     return [(record, user) for record, user in rows.all()]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response, status
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from accolade.api.deps import Privileged, ServicesDep
-from accolade.api.schemas import FiniteFloat, JsonObject, Name, Schema, UserIdIn
+from accolade.api.schemas import FiniteFloat, Instant, JsonObject, Name, Schema, UserIdIn
 from accolade.services.engine import EventCommand
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -29,7 +29,7 @@ class EventIn(Schema):
         description="xp, activity, login, sale, quiz.completed, problem.solved, or a custom metric"
     )
     value: FiniteFloat | None = None
-    occurred_at: AwareDatetime | None = Field(None, description="Defaults to now; may be past.")
+    occurred_at: Instant | None = Field(None, description="Defaults to now; may be past.")
     idempotency_key: IdempotencyKey | None = None
     data: JsonObject | None = None
 

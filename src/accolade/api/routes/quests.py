@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
-from pydantic import AwareDatetime, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 from pydantic_core.core_schema import ValidationInfo
 
 from accolade.api.deps import Privileged, Reader, ServicesDep, acting_user
 from accolade.api.schemas import (
     INT32_MAX,
     Description,
+    Instant,
     JsonObject,
     Name,
     RequirementIn,
@@ -69,8 +70,8 @@ class QuestIn(Schema):
     time_limit: Annotated[int, Field(ge=1, le=MAX_TIME_LIMIT_S)] | None = Field(
         None, description="Seconds from each user's start until the run expires."
     )
-    start_date: AwareDatetime | None = None
-    end_date: AwareDatetime | None = None
+    start_date: Instant | None = None
+    end_date: Instant | None = None
     is_active: bool = True
     metadata: JsonObject = Field(default_factory=dict)
 

@@ -1,0 +1,97 @@
+"""`/api/teams`: teams, their members, and totals per metric (team boards: `/api/leaderboards`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Response, status
+from pydantic import Field
+
+from accolade.api.deps import Privileged, PublicReader, ServicesDep
+from accolade.api.schemas import Name, Schema, UserIdIn
+from accolade.leaderboard.periods import Period
+
+router = APIRouter(prefix="/api/teams", tags=["teams"])
+
+_INT_ID = re.compile(r"^-?[1-9][0-9]{0,17}$|^0$")
+TeamPath = Annotated[
+    str, Path(min_length=1, max_length=255, pattern=r"^[^\x00]+$", description="The team's id.")
+]
+MemberPath = Annotated[
+    str, Path(min_length=1, max_length=255, pattern=r"^[^\x00]+$", description="The user's id.")
+]
+
+
+def _id(text: str) -> int | str:
+    """A path id as JSON would carry it: digits name an integer id."""
+    return int(text) if _INT_ID.match(text) else text
+
+
+class TeamIn(Schema):
+    team_id: UserIdIn | None = Field(
+        None, description="An integer or a string; the server numbers the team when left out."
+    )
+    name: Name
+
+
+class MemberIn(Schema):
+    user_name: Name | None = None
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a team (409: id taken)")
+async def create_team(body: TeamIn, services: ServicesDep, _: Privileged) -> dict[str, Any]:
+    return await services.teams.create(body.team_id, body.name)
+
+
+@router.get("", summary="Every team, by name")
+async def list_teams(services: ServicesDep, _: PublicReader) -> list[dict[str, Any]]:
+    return await services.teams.list()
+
+
+@router.get(
+    "/{team_id}",
+    summary="A team: its members and each metric summed over them",
+    description="`totals` sums each metric over the members for the current `period` "
+    "(default `all`). The team's leaderboard: `GET /api/leaderboards/{metric}?team={teamId}`.",
+)
+async def get_team(
+    team_id: TeamPath,
+    services: ServicesDep,
+    _: PublicReader,
+    period: Annotated[Period, Query(description="all, day, week, month or year.")] = "all",
+) -> dict[str, Any]:
+    return await services.teams.get(_id(team_id), period)
+
+
+@router.delete("/{team_id}", summary="Delete a team (its members' values stay theirs)")
+async def delete_team(team_id: TeamPath, services: ServicesDep, _: Privileged) -> dict[str, Any]:
+    return await services.teams.delete(_id(team_id))
+
+
+@router.put(
+    "/{team_id}/members/{user_id}",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a member (201; 200 when already a member); the user is created on first sight",
+)
+async def add_member(
+    team_id: TeamPath,
+    user_id: MemberPath,
+    services: ServicesDep,
+    _: Privileged,
+    response: Response,
+    body: Annotated[MemberIn | None, Body()] = None,
+) -> dict[str, Any]:
+    member, added = await services.teams.add_member(
+        _id(team_id), _id(user_id), body.user_name if body else None
+    )
+    if not added:
+        response.status_code = status.HTTP_200_OK
+    return member
+
+
+@router.delete("/{team_id}/members/{user_id}", summary="Remove a member; returns the membership")
+async def remove_member(
+    team_id: TeamPath, user_id: MemberPath, services: ServicesDep, _: Privileged
+) -> dict[str, Any]:
+    return await services.teams.remove_member(_id(team_id), _id(user_id))

@@ -1,0 +1,349 @@
+"""Leaderboards in Redis sorted sets, for many nodes and large boards (O(log n) places).
+
+A copy, never the truth: rows commit to the database first and reach Redis after the commit
+(`apply`); a board whose copy is missing (Redis restarted, FLUSHDB, a write lost while Redis was
+down) is rebuilt from the database on its next read or write. Reads fall back to the database
+while Redis is unreachable.
+
+Ties: a sorted set orders equal scores by member, bytewise; `ZREVRANGE` lists them from the
+highest member. Each member is `(MAX - reached_at in µs)` then `(MAX - user id)`, zero-padded,
+so on equal values the earlier `reached_at`, then the lower user id, comes first: the order of
+the SQL store. A hash maps each user to its current member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from accolade.leaderboard.base import Board, EntryChange, Standing
+from accolade.leaderboard.sql import SqlLeaderboard
+from accolade.storage import leaderboards as rows
+from accolade.storage.database import Database
+from accolade.storage.models import TeamMember
+
+log = logging.getLogger("accolade.leaderboard")
+
+KEY_PREFIX = "accolade:lb"
+_US_DIGITS = 17
+_ID_DIGITS = 12
+_MAX_US: int = 10**_US_DIGITS - 1
+_MAX_ID: int = 10**_ID_DIGITS - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REBUILD_CHUNK = 10_000
+REDIS_TIMEOUT_S = 2.0
+
+# KEYS: board set, user->member hash, "copy complete" marker. ARGV: user id, member, score.
+# Returns -1 when the copy is missing (the caller rebuilds), 0 for a stale write (a newer one
+# for this user already arrived: writes after commit may land out of order), 1 when applied.
+_APPLY = f"""
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old then
+  if string.sub(old, 1, {_US_DIGITS}) < string.sub(ARGV[2], 1, {_US_DIGITS}) then return 0 end
+  redis.call('ZREM', KEYS[1], old)
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+
+# Reads in one round trip. KEYS as above; ARGV: mode (top, standing, around), user id, count.
+# Returns {-1} when the copy is missing, else {0, flat [member, score, ...], first index}.
+_READ = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return {-1} end
+local n = tonumber(ARGV[3])
+if ARGV[1] == 'top' then
+  return {0, redis.call('ZREVRANGE', KEYS[1], 0, n - 1, 'WITHSCORES'), 0}
+end
+local m = redis.call('HGET', KEYS[2], ARGV[2])
+if not m then return {0, {}, 0} end
+local r = redis.call('ZREVRANK', KEYS[1], m)
+if not r then return {0, {}, 0} end
+if ARGV[1] == 'standing' then
+  return {0, {m, redis.call('ZSCORE', KEYS[1], m)}, r}
+end
+local first = r - n
+if first < 0 then first = 0 end
+return {0, redis.call('ZREVRANGE', KEYS[1], first, r + n, 'WITHSCORES'), first}
+"""
+
+
+# An event's place change, from the copy, without changing it (a script runs atomically): the
+# user's member is set aside, each position of the user tried in turn among the others, and
+# the member put back. KEYS as above; ARGV: user id, new member, new score, old member ('' for
+# none), old score. Returns {-1} when the copy is missing, else {0, old index or -1, new index}.
+_PLACES = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return {-1} end
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+local score = false
+if cur then
+  score = redis.call('ZSCORE', KEYS[1], cur)
+  redis.call('ZREM', KEYS[1], cur)
+end
+local old = -1
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[1], ARGV[5], ARGV[4])
+  old = redis.call('ZREVRANK', KEYS[1], ARGV[4])
+  redis.call('ZREM', KEYS[1], ARGV[4])
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+local new = redis.call('ZREVRANK', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[2])
+if cur and score then redis.call('ZADD', KEYS[1], score, cur) end
+return {0, old, new}
+"""
+
+
+def _standings(flat: list[Any], first: int) -> list[Standing]:
+    return [
+        Standing(first + 1 + i, user_of(flat[2 * i]), float(flat[2 * i + 1]))
+        for i in range(len(flat) // 2)
+    ]
+
+
+def member(user_id: int, reached_at: datetime) -> str:
+    reached_us: int = (reached_at - _EPOCH) // _ONE_US
+    return f"{_MAX_US - reached_us:0{_US_DIGITS}d}{_MAX_ID - user_id:0{_ID_DIGITS}d}"
+
+
+def user_of(member_name: Any) -> int:
+    text: str = member_name.decode() if isinstance(member_name, bytes) else str(member_name)
+    return _MAX_ID - int(text[_US_DIGITS:])
+
+
+_ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+class RedisLeaderboard:
+    keeps_copy = True
+
+    def __init__(self, url: str, database: Database, *, key_prefix: str = KEY_PREFIX) -> None:
+        # Bounded waits: an unreachable Redis must not hold an event's transaction for long.
+        self.client: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+        )
+        self.database = database
+        self.key_prefix = key_prefix
+        self.fallback = SqlLeaderboard(database)
+        self._apply_script = self.client.register_script(_APPLY)
+        self._read_script = self.client.register_script(_READ)
+        self._places_script = self.client.register_script(_PLACES)
+        # Boards whose copy missed a write while Redis was unreachable: rebuilt on next use.
+        self._stale: set[Board] = set()
+        self._rebuild_locks: dict[Board, asyncio.Lock] = {}
+        self._rebuilt_at: dict[Board, float] = {}
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def _keys(self, board: Board) -> tuple[str, str, str]:
+        # Metric last: period and key hold no colon, so no two boards share a key.
+        tail = f"{board.period}:{board.period_key}:{board.metric}"
+        p = self.key_prefix
+        return f"{p}:z:{tail}", f"{p}:h:{tail}", f"{p}:ok:{tail}"
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    async def apply(self, changes: Sequence[EntryChange]) -> None:
+        if not changes:
+            return
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for change in changes:
+                    await self._apply_script(
+                        keys=list(self._keys(change.board)),
+                        args=[
+                            change.user_id,
+                            member(change.user_id, change.reached_at),
+                            repr(change.value),
+                        ],
+                        client=pipe,
+                    )
+                results = await pipe.execute()
+            missing = {c.board for c, r in zip(changes, results, strict=True) if r == -1}
+            missing |= self._stale & {c.board for c in changes}
+            for board in missing:
+                await self.rebuild(board)
+        except RedisError as exc:
+            # The rows are committed; the copy is rebuilt on this board's next use.
+            log.warning("leaderboard copy in Redis not updated (%s); it will be rebuilt", exc)
+            self._stale.update(c.board for c in changes)
+            # Other nodes learn it from the missing marker (if Redis still takes a command).
+            with contextlib.suppress(RedisError):
+                await self.client.delete(*{self._keys(c.board)[2] for c in changes})
+
+    async def rebuild(self, board: Board | None = None) -> int:
+        if board is None:
+            async with self.database.transaction() as session:
+                every = await rows.boards(session)
+            return sum([await self.rebuild(b) for b in every])
+        asked_at = time.monotonic()
+        lock = self._rebuild_locks.setdefault(board, asyncio.Lock())
+        async with lock:
+            if self._rebuilt_at.get(board, -1.0) > asked_at:
+                return -1  # a rebuild that began after this request has just finished
+            self._rebuilt_at[board] = time.monotonic()
+            return await self._rebuild(board)
+
+    async def _rebuild(self, board: Board) -> int:
+        zkey, hkey, okkey = self._keys(board)
+        # Without the marker, writes from now on ask for a rebuild after this one (which reads
+        # the rows first and may not see them): none is lost in between.
+        await self.client.delete(okkey)
+        async with self.database.transaction() as session:
+            entries = await rows.board_rows(session, board)
+        building = uuid.uuid4().hex  # another node's rebuild writes keys of its own
+        ztmp, htmp = f"{zkey}:building:{building}", f"{hkey}:building:{building}"
+        for start in range(0, len(entries), REBUILD_CHUNK):
+            chunk = entries[start : start + REBUILD_CHUNK]
+            names = {uid: member(uid, at) for uid, _, at in chunk}
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.zadd(ztmp, {names[uid]: value for uid, value, _ in chunk})
+                pipe.hset(htmp, mapping={str(uid): name for uid, name in names.items()})
+                await pipe.execute()
+        async with self.client.pipeline(transaction=True) as pipe:
+            if entries:
+                pipe.rename(ztmp, zkey)
+                pipe.rename(htmp, hkey)
+            else:
+                pipe.delete(zkey, hkey)
+            pipe.set(okkey, "1")
+            await pipe.execute()
+        self._stale.discard(board)
+        return len(entries)
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    async def _settled(self, board: Board) -> None:
+        if board in self._stale or not await self.client.exists(self._keys(board)[2]):
+            await self.rebuild(board)
+
+    async def _read(self, board: Board, mode: str, user_id: int, count: int) -> tuple[Any, int]:
+        """One round trip: (flat [member, score, ...] list, rank index of its first member);
+        the board is rebuilt first when its copy is missing or stale."""
+        if board in self._stale:
+            await self.rebuild(board)
+        for _ in range(2):
+            found = await self._read_script(
+                keys=list(self._keys(board)), args=[mode, user_id, count]
+            )
+            if found[0] != -1:
+                return found[1], int(found[2])
+            await self.rebuild(board)
+        raise RedisError("the leaderboard copy vanished twice while being read")
+
+    async def top(self, board: Board, limit: int, *, team: int | None = None) -> list[Standing]:
+        try:
+            if team is not None:
+                await self._settled(board)
+                return (await self._team_board(board, team))[:limit]
+            flat, first = await self._read(board, "top", 0, limit)
+        except RedisError as exc:
+            log.warning("leaderboard read from the database: Redis failed (%s)", exc)
+            return await self.fallback.top(board, limit, team=team)
+        return _standings(flat, first)
+
+    async def standing(
+        self, board: Board, user_id: int, *, team: int | None = None
+    ) -> Standing | None:
+        try:
+            if team is not None:
+                await self._settled(board)
+                return next(
+                    (s for s in await self._team_board(board, team) if s.user_id == user_id),
+                    None,
+                )
+            flat, first = await self._read(board, "standing", user_id, 0)
+        except RedisError as exc:
+            log.warning("leaderboard read from the database: Redis failed (%s)", exc)
+            return await self.fallback.standing(board, user_id, team=team)
+        found = _standings(flat, first)
+        return found[0] if found else None
+
+    async def around(
+        self, board: Board, user_id: int, radius: int, *, team: int | None = None
+    ) -> list[Standing]:
+        try:
+            if team is not None:
+                await self._settled(board)
+                ranked = await self._team_board(board, team)
+                mine = next((s.rank for s in ranked if s.user_id == user_id), None)
+                if mine is None:
+                    return []
+                return ranked[max(0, mine - 1 - radius) : mine + radius]
+            flat, first = await self._read(board, "around", user_id, radius)
+        except RedisError as exc:
+            log.warning("leaderboard read from the database: Redis failed (%s)", exc)
+            return await self.fallback.around(board, user_id, radius, team=team)
+        return _standings(flat, first)
+
+    async def places(
+        self,
+        board: Board,
+        user_id: int,
+        old: tuple[float, datetime] | None,
+        new: tuple[float, datetime],
+    ) -> tuple[int | None, int] | None:
+        if board in self._stale:
+            return None
+        try:
+            found = await self._places_script(
+                keys=list(self._keys(board)),
+                args=[
+                    user_id,
+                    member(user_id, new[1]),
+                    repr(new[0]),
+                    member(user_id, old[1]) if old else "",
+                    repr(old[0]) if old else "0",
+                ],
+            )
+        except RedisError as exc:
+            log.warning("place change counted in the database: Redis failed (%s)", exc)
+            return None
+        if found[0] == -1:
+            return None
+        previous = int(found[1])
+        return (previous + 1 if previous >= 0 else None), int(found[2]) + 1
+
+    async def _team_board(self, board: Board, team: int) -> list[Standing]:
+        """A team's members in board order: teams are small, their members' places are sorted
+        here (by the same score and member order as `ZREVRANGE`)."""
+        async with self.database.transaction() as session:
+            ids = list(
+                (
+                    await session.scalars(
+                        select(TeamMember.user_id).where(TeamMember.team_id == team)
+                    )
+                ).all()
+            )
+        if not ids:
+            return []
+        zkey, hkey, _ = self._keys(board)
+        names: list[Any] = [
+            n for n in await self.client.hmget(hkey, [str(i) for i in ids]) if n is not None
+        ]
+        if not names:
+            return []
+        scores = await self.client.zmscore(zkey, names)
+        placed = sorted(
+            ((float(s), n) for n, s in zip(names, scores, strict=True) if s is not None),
+            reverse=True,
+        )
+        return [
+            Standing(rank, user_of(name), score)
+            for rank, (score, name) in enumerate(placed, start=1)
+        ]
+
+    async def close(self) -> None:
+        await self.client.aclose()

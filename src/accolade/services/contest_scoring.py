@@ -1,0 +1,217 @@
+"""Contest scoring: the engine's metric listener, and the node's cache of contests that count.
+
+Inside the event's transaction, an entrant's move of a contest's metric that occurred inside the
+contest's window is added to its row, and its place before and after is counted from the rows
+(never by sorting the contest). Users in no contest cost one read of a version row per
+transaction (not per event): the node keeps the contests that can count (LIVE, and DRAFT ones
+with a `startAt`) per metric, and reloads them only when that row, bumped by every change to a
+contest, has moved (as `services.rules` does for achievements).
+
+The window is `[startAt, endAt)` as scheduled (or from the moment it went LIVE by hand, when
+that was earlier), so a move counts or not by when it occurred, not by how quickly the scheduler
+flipped the status. Each change of standings goes to room `contest:{id}` as `contest:update`
+(`/leaderboard`) and `leaderboard:update` (seed 003's `/`), with the top places.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accolade.domain.contests import ContestStatus, in_window
+from accolade.storage import contests as repo
+from accolade.storage.models import Contest, InstanceSetting, User, utcnow
+from accolade.storage.outbox import add_room_event
+from accolade.storage.upsert import insert_for
+
+if TYPE_CHECKING:  # the engine imports `services.contests`, which imports this module
+    from accolade.services.engine import MetricMove
+
+CONTESTS_VERSION_KEY = "contests_version"
+# Places sent with each standings change, and with `contest:ended`.
+BOARD_SIZE = 10
+_COUNTING_INFO = "accolade.contests.counting"  # session.info: the index read in this transaction
+
+
+def contest_room(contest_id: object) -> str:
+    return f"contest:{contest_id}"
+
+
+def iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+
+def display_name(user: User) -> str:
+    return user.user_name or str(user.external_id)
+
+
+def entry_out(rank: int, user: User, value: float) -> dict[str, Any]:
+    return {
+        "rank": rank,
+        "userId": user.external_id,
+        "userName": display_name(user),
+        "value": value,
+    }
+
+
+async def board(
+    session: AsyncSession, contest_id: int, limit: int = BOARD_SIZE
+) -> list[dict[str, Any]]:
+    """The first `limit` places, `{rank, userId, userName, value}`, best first."""
+    return [entry_out(r, u, v) for r, u, v in await repo.standings(session, contest_id, limit)]
+
+
+# --- the node's cache of contests that can count -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Counting:
+    """A contest an event may count for: LIVE, or DRAFT and scheduled (it counts from startAt)."""
+
+    id: int
+    name: str
+    metric: str
+    window_start: datetime | None
+    end_at: datetime | None
+
+
+@dataclass
+class CountingIndex:
+    version: str | None = None
+    by_metric: dict[str, list[Counting]] = field(default_factory=dict)
+
+
+def window_start(contest: Contest) -> datetime | None:
+    """LIVE: from its scheduled start, or from when it went LIVE if that was earlier (by hand).
+    DRAFT: from its scheduled start (the scheduler's lag does not shorten the window)."""
+    times = [t for t in (contest.start_at, contest.started_at) if t is not None]
+    return min(times) if times else None
+
+
+async def bump_version(session: AsyncSession) -> None:
+    """Tell every node's cache that contests changed; call in the changing transaction."""
+    version = uuid.uuid4().hex
+    statement = insert_for(session, InstanceSetting).values(
+        key=CONTESTS_VERSION_KEY, value=version, created_at=utcnow()
+    )
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["key"], set_={"value": version})
+    )
+
+
+class CountingContests:
+    """The contests that can count, per metric, cached per node and checked once per
+    transaction against the version row (as `services.rules` does for achievements)."""
+
+    def __init__(self) -> None:
+        self._index = CountingIndex()
+
+    async def current(self, session: AsyncSession) -> CountingIndex:
+        known: CountingIndex | None = session.info.get(_COUNTING_INFO)
+        if known is not None:
+            return known
+        version = await session.scalar(
+            select(InstanceSetting.value).where(InstanceSetting.key == CONTESTS_VERSION_KEY)
+        )
+        if version != self._index.version:
+            self._index = await self._load(session, version)
+        session.info[_COUNTING_INFO] = self._index
+        return self._index
+
+    async def _load(self, session: AsyncSession, version: str | None) -> CountingIndex:
+        rows = await session.scalars(
+            select(Contest).where(
+                (Contest.status == ContestStatus.LIVE.value)
+                | ((Contest.status == ContestStatus.DRAFT.value) & Contest.start_at.is_not(None))
+            )
+        )
+        by_metric: dict[str, list[Counting]] = defaultdict(list)
+        for contest in rows:
+            by_metric[contest.metric].append(
+                Counting(
+                    contest.id, contest.name, contest.metric, window_start(contest), contest.end_at
+                )
+            )
+        return CountingIndex(version, dict(by_metric))
+
+
+# --- scoring: the engine's metric listener -------------------------------------------------------
+
+
+class ContestScoring:
+    """Adds entrants' metric moves to the contests they count for (`Engine.listeners`)."""
+
+    def __init__(self, counting: CountingContests) -> None:
+        self.counting = counting
+
+    async def metrics_moved_many(
+        self, session: AsyncSession, moves: list[MetricMove]
+    ) -> list[list[dict[str, Any]]]:
+        """A transaction's moves: with no contest that can count (the common case), one cached
+        look-up for all of them and nothing else."""
+        index = await self.counting.current(session)
+        if not index.by_metric:
+            return [[] for _ in moves]
+        return [
+            await self.metrics_moved(session, move.user, move.deltas, move.occurred_at)
+            for move in moves
+        ]
+
+    async def metrics_moved(
+        self,
+        session: AsyncSession,
+        user: User,
+        deltas: dict[str, float],
+        occurred_at: datetime,
+    ) -> list[dict[str, Any]]:
+        index = await self.counting.current(session)
+        if not index.by_metric:
+            return []
+        candidates = [
+            (contest, delta)
+            for metric, delta in deltas.items()
+            if delta
+            for contest in index.by_metric.get(metric, ())
+            if in_window(contest.window_start, contest.end_at, occurred_at)
+        ]
+        if not candidates:
+            return []
+        entered = await repo.entries_of(session, user.id, [c.id for c, _ in candidates])
+        changes: list[dict[str, Any]] = []
+        now = utcnow()
+        for contest, delta in candidates:
+            if contest.id not in entered:
+                continue
+            value, reached_at = entered[contest.id]
+            previous = await repo.place(session, contest.id, user.id, value, reached_at)
+            await repo.add(session, contest.id, user.id, delta, now)
+            value += delta
+            rank = await repo.place(session, contest.id, user.id, value, now)
+            change = {
+                "contestId": contest.id,
+                "contest": contest.name,
+                "metric": contest.metric,
+                "previousRank": previous,
+                "newRank": rank,
+                "value": value,
+            }
+            changes.append(change)
+            update = {
+                **change,
+                "name": contest.name,
+                "userId": user.external_id,
+                "userName": display_name(user),
+                "leaderboard": await board(session, contest.id),
+                "timestamp": iso(now),
+            }
+            del update["contest"]
+            room = contest_room(contest.id)
+            add_room_event(session, room, "contest:update", update)
+            add_room_event(session, room, "leaderboard:update", update)  # seed 003's `/`
+        return changes

@@ -1,0 +1,456 @@
+"""Contests: create, go LIVE and ENDED (by hand or on time), entries, standings and one payout.
+
+How entrants' moves score is `services.contest_scoring` (the engine's listener). Everything the
+screens see is written as room events in the command's own transaction, on room `contest:{id}`:
+`contest:entry`; `contest:status` and `contest:status-changed` (the same change, in the words of
+`/leaderboard` and of seed 003's `/`); `contest:ended` with the final standings. Status changes
+and schedule edits bump the version row the scoring caches follow, and wake this node's
+scheduler (`services.contest_scheduler`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accolade.domain.contests import PODIUM, ContestStatus, podium, transition_refusal
+from accolade.domain.errors import Conflict, InvalidInput, NotFound
+from accolade.domain.identity import UserId, user_key
+from accolade.services.broadcaster import Broadcaster
+from accolade.services.contest_scoring import (
+    CountingContests,
+    board,
+    bump_version,
+    contest_room,
+    display_name,
+    iso,
+)
+from accolade.storage import contests as repo
+from accolade.storage import users as users_repo
+from accolade.storage.database import Database
+from accolade.storage.models import Contest, User, utcnow
+from accolade.storage.outbox import add_room_event
+
+MAX_LIMIT = 1000
+MAX_ROOM_ID_CHARS = 255
+# Rounds of a scheduler pass (a contest due to start and to end takes two).
+MAX_PASSES = 10
+
+
+def problem_room(problem_id: int | str) -> str:
+    return f"problem:{user_key(problem_id)}"
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContestView:
+    id: int
+    name: str
+    description: str
+    metric: str
+    status: str
+    start_at: datetime | None
+    end_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    prizes: list[str]
+    entrants: int
+    paid_out_at: datetime | None
+    payout: list[dict[str, Any]] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, contest: Contest, entrants: int) -> ContestView:
+        return cls(
+            id=contest.id,
+            name=contest.name,
+            description=contest.description,
+            metric=contest.metric,
+            status=contest.status,
+            start_at=contest.start_at,
+            end_at=contest.end_at,
+            started_at=contest.started_at,
+            ended_at=contest.ended_at,
+            prizes=list(contest.prizes or []),
+            entrants=entrants,
+            paid_out_at=contest.paid_out_at,
+            payout=contest.payout,
+            created_at=contest.created_at,
+            updated_at=contest.updated_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContestChanges:
+    """A PATCH: only the fields given (`given`) change."""
+
+    given: frozenset[str]
+    name: str | None = None
+    description: str | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    prizes: list[str] | None = None
+    status: ContestStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    contest_id: int
+    user_id: UserId
+    user_name: str
+    value: float
+    entered_at: datetime
+    created: bool  # False: it had entered already (the answer is the same entry)
+
+
+# --- room events ---------------------------------------------------------------------------------
+
+
+async def announce_status(
+    session: AsyncSession, contest: Contest, previous: ContestStatus, now: datetime
+) -> None:
+    """The status change, in each namespace's words; `contest:ended` with the final standings."""
+    room = contest_room(contest.id)
+    status = {
+        "contestId": contest.id,
+        "name": contest.name,
+        "metric": contest.metric,
+        "status": contest.status,
+        "previousStatus": previous.value,
+        "startedAt": iso(contest.started_at),
+        "endedAt": iso(contest.ended_at),
+        "timestamp": iso(now),
+    }
+    add_room_event(session, room, "contest:status", status)
+    # Seed 003's onContestStatusChanged(io, contestId, 'DRAFT', 'LIVE').
+    add_room_event(
+        session,
+        room,
+        "contest:status-changed",
+        {**status, "oldStatus": previous.value, "newStatus": contest.status},
+    )
+    if contest.status == ContestStatus.ENDED.value:
+        add_room_event(
+            session,
+            room,
+            "contest:ended",
+            {
+                "contestId": contest.id,
+                "name": contest.name,
+                "metric": contest.metric,
+                "endedAt": iso(contest.ended_at),
+                "leaderboard": await board(session, contest.id),
+                "timestamp": iso(now),
+            },
+        )
+    await bump_version(session)
+
+
+def announce_problem_solved(
+    session: AsyncSession, user: User, data: dict[str, Any], xp: int, at: datetime
+) -> None:
+    """Seed 003: a solved problem (`data.problemId`) goes to that problem's subscribers. The
+    contest's room hears of it as `leaderboard:update` when the solver's standing moves (an
+    entrant of a contest on `problem.solved` or `xp`); `data.contestId` is passed along."""
+    problem_id = data.get("problemId")
+    if isinstance(problem_id, bool) or not isinstance(problem_id, int | str):
+        return
+    if not 1 <= len(str(problem_id)) <= MAX_ROOM_ID_CHARS:  # what `problem:subscribe` accepts
+        return
+    add_room_event(
+        session,
+        problem_room(problem_id),
+        "problem:solved",
+        {
+            "userId": user.external_id,
+            "userName": display_name(user),
+            "problemId": problem_id,
+            "contestId": data.get("contestId"),
+            "xp": xp,
+            "timestamp": iso(at),
+        },
+    )
+
+
+# --- the service -------------------------------------------------------------------------------
+
+
+class ContestService:
+    def __init__(self, database: Database, broadcaster: Broadcaster) -> None:
+        self.database = database
+        self.broadcaster = broadcaster
+        self.counting = CountingContests()
+        # Called after a commit that changed a schedule or a status (the scheduler's wake-up).
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    async def _view(self, session: AsyncSession, contest: Contest) -> ContestView:
+        counts = await repo.entrant_counts(session, [contest.id])
+        return ContestView.of(contest, counts.get(contest.id, 0))
+
+    async def _get(
+        self, session: AsyncSession, contest_id: int, *, for_update: bool = False
+    ) -> Contest:
+        contest = await repo.get(session, contest_id, for_update=for_update)
+        if contest is None:
+            raise NotFound(f"no contest {contest_id}")
+        return contest
+
+    async def create(
+        self,
+        *,
+        name: str,
+        metric: str,
+        description: str = "",
+        start_at: datetime | None = None,
+        end_at: datetime | None = None,
+        prizes: Sequence[str] = (),
+    ) -> ContestView:
+        """A new DRAFT contest (it goes LIVE at `start_at` by itself when given)."""
+        _check_times(start_at, end_at)
+        async with self.database.transaction() as session:
+            now = utcnow()
+            contest = Contest(
+                name=name,
+                description=description,
+                metric=metric,
+                status=ContestStatus.DRAFT.value,
+                start_at=start_at,
+                end_at=end_at,
+                prizes=list(prizes),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(contest)
+            await session.flush()
+            if start_at is not None:
+                await bump_version(session)  # it counts from start_at on
+            view = ContestView.of(contest, 0)
+        self._changed()
+        return view
+
+    async def listing(self, status: ContestStatus | None, limit: int) -> list[ContestView]:
+        async with self.database.transaction() as session:
+            contests = await repo.listing(session, status, min(limit, MAX_LIMIT))
+            counts = await repo.entrant_counts(session, [c.id for c in contests])
+            return [ContestView.of(c, counts.get(c.id, 0)) for c in contests]
+
+    async def get(self, contest_id: int) -> ContestView:
+        async with self.database.transaction() as session:
+            return await self._view(session, await self._get(session, contest_id))
+
+    async def update(self, contest_id: int, changes: ContestChanges) -> ContestView:
+        """Edit a DRAFT contest's fields, and/or move its status one step forward (409 else;
+        asking for the status it has already changes nothing, so a retried PATCH is harmless)."""
+        edits = changes.given - {"status"}
+        async with self.database.transaction() as session:
+            contest = await self._get(session, contest_id, for_update=True)
+            status = ContestStatus(contest.status)
+            now = utcnow()
+            if edits and status is not ContestStatus.DRAFT:
+                raise Conflict(
+                    f"the contest is {status.value}: only a DRAFT contest's fields can change",
+                    details={"status": status.value, "fields": sorted(edits)},
+                )
+            for name in sorted(edits):
+                setattr(contest, name, getattr(changes, name))
+            _check_times(contest.start_at, contest.end_at)
+            if changes.status is not None and changes.status is not status:
+                refusal = transition_refusal(status, changes.status)
+                if refusal is not None:
+                    raise Conflict(
+                        refusal, details={"status": status.value, "requested": changes.status}
+                    )
+                contest.status = changes.status.value
+                if changes.status is ContestStatus.LIVE:
+                    contest.started_at = now
+                else:
+                    contest.ended_at = now
+                await announce_status(session, contest, status, now)
+            elif edits:
+                await bump_version(session)
+            contest.updated_at = now
+            await session.flush()
+            view = await self._view(session, contest)
+        self._changed()
+        return view
+
+    async def enter(
+        self, contest_id: int, user_id: UserId, user_name: str | None = None
+    ) -> EntryView:
+        """Enter the user (made on first sight). Entering again changes nothing and answers the
+        same entry (`created` False); an ENDED contest takes no entrants (409)."""
+        async with self.database.transaction() as session:
+            contest = await self._get(session, contest_id)
+            if contest.status == ContestStatus.ENDED.value:
+                raise Conflict(
+                    "the contest has ended; it takes no more entrants",
+                    details={"status": contest.status},
+                )
+            user, _ = await users_repo.ensure(session, user_id, user_name)
+            now = utcnow()
+            created = await repo.enter(session, contest.id, user.id, now)
+            entry = await repo.entry(session, contest.id, user.id)
+            assert entry is not None
+            if created:
+                counts = await repo.entrant_counts(session, [contest.id])
+                add_room_event(
+                    session,
+                    contest_room(contest.id),
+                    "contest:entry",
+                    {
+                        "contestId": contest.id,
+                        "name": contest.name,
+                        "userId": user.external_id,
+                        "userName": display_name(user),
+                        "entrants": counts.get(contest.id, 0),
+                        "timestamp": iso(now),
+                    },
+                )
+            return EntryView(
+                contest.id,
+                user.external_id,
+                display_name(user),
+                entry.value,
+                entry.entered_at,
+                created,
+            )
+
+    async def leaderboard(
+        self, contest_id: int, limit: int
+    ) -> tuple[ContestView, list[dict[str, Any]]]:
+        """The contest and its first `limit` places, best first."""
+        async with self.database.transaction() as session:
+            contest = await self._get(session, contest_id)
+            places = await board(session, contest.id, min(limit, MAX_LIMIT))
+            return await self._view(session, contest), places
+
+    async def board_message(self, contest_id: int) -> dict[str, Any] | None:
+        """The standings as `leaderboard:update` carries them (seed 003 sends them on
+        `contest:subscribe`); None for a contest that does not exist."""
+        async with self.database.transaction() as session:
+            contest = await repo.get(session, contest_id)
+            if contest is None:
+                return None
+            return {
+                "contestId": contest.id,
+                "name": contest.name,
+                "metric": contest.metric,
+                "status": contest.status,
+                "leaderboard": await board(session, contest.id),
+                "timestamp": iso(utcnow()),
+            }
+
+    async def board_for_socket(self, contest_id: int | str) -> dict[str, Any] | None:
+        """`board_message` for an id as a socket client sent it (`1` or `"1"`)."""
+        if isinstance(contest_id, str):
+            if not contest_id.isdigit() or len(contest_id) > 10:
+                return None
+            contest_id = int(contest_id)
+        if not 1 <= contest_id <= 2**31 - 1:
+            return None
+        return await self.board_message(contest_id)
+
+    async def payout(self, contest_id: int, prizes: Sequence[str] | None) -> dict[str, Any]:
+        """Pay out once: the top 3 who scored are celebrated (`🏆 {name} - 1st Place`). A LIVE
+        contest is ended first, in the same transaction; a DRAFT one is 409, and so is a second
+        payout."""
+        async with self.database.transaction() as session:
+            contest = await self._get(session, contest_id, for_update=True)
+            if contest.paid_out_at is not None:
+                raise Conflict(
+                    "the contest has been paid out already",
+                    details={"paidOutAt": iso(contest.paid_out_at)},
+                )
+            status = ContestStatus(contest.status)
+            if status is ContestStatus.DRAFT:
+                raise Conflict(
+                    "a DRAFT contest has no standings to pay out; it goes LIVE first",
+                    details={"status": status.value},
+                )
+            now = utcnow()
+            if status is ContestStatus.LIVE:
+                contest.status = ContestStatus.ENDED.value
+                contest.ended_at = now
+                await session.flush()
+                await announce_status(session, contest, status, now)
+            awarded = list(prizes) if prizes is not None else list(contest.prizes or [])
+            top = await repo.standings(session, contest.id, PODIUM)
+            users = {user.id: user for _, user, _ in top}
+            finishers = podium([(user.id, value) for _, user, value in top], awarded)
+            celebrated = await self.broadcaster.contest_achievement(
+                session,
+                contest.name,
+                [(users[f.user_id], f.placement, f.prize) for f in finishers],
+            )
+            winners = [
+                {
+                    "placement": f.placement,
+                    "userId": users[f.user_id].external_id,
+                    "userName": display_name(users[f.user_id]),
+                    "value": f.value,
+                    "prize": f.prize,
+                    "title": payload["title"],
+                }
+                for f, payload in zip(finishers, celebrated.payloads, strict=True)
+            ]
+            contest.paid_out_at = now
+            contest.payout = winners
+            contest.updated_at = now
+            await session.flush()
+            answer = {
+                "contestId": contest.id,
+                "name": contest.name,
+                "status": contest.status,
+                "paidOutAt": iso(now),
+                "winners": winners,
+            }
+        self._changed()
+        return answer
+
+    # --- the scheduler's side ----------------------------------------------------------------
+
+    async def run_due(self) -> tuple[int, datetime | None]:
+        """Start the DRAFT contests whose start is due and end the LIVE ones whose end is due,
+        each in a transaction of its own. Returns how many changed here (of nodes racing for
+        the same contest, the others change nothing: see `storage.contests.start_due`) and the
+        next time something is due. With nothing due, that is one short read."""
+        changed = 0
+        for _ in range(MAX_PASSES):
+            async with self.database.transaction() as session:
+                starting, ending = await repo.due(session, utcnow())
+                if not starting and not ending:
+                    return changed, await repo.next_due(session)
+            for contest_id in starting:
+                changed += await self._advance(contest_id, ContestStatus.DRAFT)
+            for contest_id in ending:
+                changed += await self._advance(contest_id, ContestStatus.LIVE)
+        return changed, utcnow()  # more is due: look again at once
+
+    async def _advance(self, contest_id: int, current: ContestStatus) -> int:
+        async with self.database.transaction() as session:
+            now = utcnow()
+            move = repo.start_due if current is ContestStatus.DRAFT else repo.end_due
+            if not await move(session, contest_id, now):
+                return 0
+            contest = await self._get(session, contest_id)
+            await announce_status(session, contest, current, now)
+        return 1
+
+
+def _check_times(start_at: datetime | None, end_at: datetime | None) -> None:
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        raise InvalidInput(
+            "`endAt` must be after `startAt`",
+            details=[{"field": "endAt", "message": "must be after startAt"}],
+        )

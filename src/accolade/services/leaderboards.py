@@ -1,0 +1,631 @@
+"""Leaderboards: every metric by day, ISO week, month, year and all time, for everyone or a team.
+
+The engine tells `metrics_moved` how much each metric of a user moved, inside the event's
+transaction and under the user's lock. The moves of all the transaction's events are summed and
+written by one upsert as it commits; the user's place before and after on each moved metric's
+headline board (this month for revenue, all time for other metrics) is counted from the rows
+(or read from the Redis copy), never by sorting a board. Sales (revenue, signups)
+then follow seed 000's `analyzeSalesRepUpdate`: the highest monthly threshold crossed is
+celebrated, and the rep's place on this month's revenue board goes out as `rankings:update`.
+
+The TV display is told `leaderboard:refresh` at most once per `refresh_interval_s` per metric,
+however fast events arrive: a conditional UPDATE of one row per metric decides which event (of
+any node) sends it, and changes that arrive meanwhile are owed one trailing refresh.
+
+After the commit the rows are handed to the store (Redis keeps a copy; the database keeps the
+truth, so a lost write only means the copy is rebuilt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Float, Integer, Select, bindparam, event, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from accolade.domain.errors import NotFound
+from accolade.domain.identity import UserId
+from accolade.leaderboard.base import Board, EntryChange, LeaderboardStore, Standing
+from accolade.leaderboard.periods import PERIODS, Period, check_key, period_key, period_keys
+from accolade.services.broadcaster import TV_ROOM, Broadcaster
+from accolade.services.engine import MetricMove
+from accolade.storage import leaderboards as rows
+from accolade.storage import teams as teams_repo
+from accolade.storage import users as users_repo
+from accolade.storage.database import Database
+from accolade.storage.models import User, UTCDateTime, utcnow
+from accolade.storage.outbox import add_room_event
+
+log = logging.getLogger("accolade.leaderboards")
+
+# Sales metrics rank by the month (the contract: "milestones and ranks follow monthly revenue").
+SALES_METRICS = frozenset({"revenue", "signups", "sales"})
+RANKED_SALES_METRIC = "revenue"
+# A sale's place change is its revenue's; its signups and count have boards, not place changes.
+UNRANKED_METRICS = SALES_METRICS - {RANKED_SALES_METRIC}
+REFRESH_INTERVAL_S = 1.0
+MAX_LIMIT = 100
+_PENDING = "accolade.leaderboards.pending"
+# Places counted in one statement (two scalar subqueries each): bounded so a batch of 1,000
+# events does not make one enormous statement.
+COUNT_CHUNK = 100
+
+
+def headline_period(metric: str) -> Period:
+    """The board whose place changes an event reports: this month for sales, else all time."""
+    return "month" if metric in SALES_METRICS else "all"
+
+
+def _ordered(
+    a: tuple[float, datetime], b: tuple[float, datetime]
+) -> tuple[tuple[float, datetime], tuple[float, datetime]]:
+    """(better, worse) of two positions of one user: higher value, then reached earlier."""
+    return (a, b) if (-a[0], a[1]) <= (-b[0], b[1]) else (b, a)
+
+
+def _moved(position: Position | None, delta: float, now: datetime) -> Position:
+    """A position after `delta`, reached `now` (never earlier than it was: the upsert's rule)."""
+    if position is None:
+        return delta, now
+    return position[0] + delta, max(position[1], now)
+
+
+def _ahead(position: Position | None, user_id: int, of: Position, of_user: int) -> bool:
+    return position is not None and (-position[0], position[1], user_id) < (
+        -of[0],
+        of[1],
+        of_user,
+    )
+
+
+def _passed(
+    others: dict[int, tuple[Position | None, Position | None]], at: Position, user_id: int
+) -> int:
+    """How many more of `others` (user -> (first, current) position) are ahead of `at` now than
+    when the transaction began (negative when more fell behind)."""
+    return sum(
+        _ahead(current, other, at, user_id) - _ahead(first, other, at, user_id)
+        for other, (first, current) in others.items()
+    )
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+Position = tuple[float, datetime]  # (value, reached_at) of a user on a board
+
+
+@dataclass
+class _Transaction:
+    """What one transaction did here: its moves are written at its commit (one upsert for all
+    its events), and acted on once it has committed."""
+
+    # (board, user) -> the user's position there as this transaction leaves it (None: no row).
+    positions: dict[tuple[Board, int], Position | None] = field(default_factory=dict)
+    # board -> {user: position when the transaction began}: rows it has moved, not yet written.
+    initial: dict[Board, dict[int, Position | None]] = field(default_factory=dict)
+    # (board, user) -> (delta summed over the transaction's events, reached_at).
+    moves: dict[tuple[Board, int], Position] = field(default_factory=dict)
+    changes: list[EntryChange] = field(default_factory=list)
+    boards: set[str] = field(default_factory=set)  # throttle rows this transaction created
+    refreshed: set[str] = field(default_factory=set)  # boards it sends a refresh for
+    claimed: dict[str, datetime] = field(default_factory=dict)  # board -> end of its slot
+    marked: set[str] = field(default_factory=set)  # boards it marked as owed a refresh
+    throttled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BoardView:
+    board: Board
+    team: int | str | None
+    entries: list[dict[str, Any]]
+
+
+@dataclass(eq=False)
+class _Plan:
+    """One move's way through the listener: what it moves and watches, then its positions and
+    places (filled in by `LeaderboardService`)."""
+
+    move: MetricMove
+    moved: dict[str, float]
+    keys: dict[Period, str]
+    headline: dict[str, Board]
+    watched: list[Board]
+    sales: bool
+    before: dict[Board, Position] = field(default_factory=dict)
+    after: dict[Board, Position] = field(default_factory=dict)
+    passed_new: dict[Board, int] = field(default_factory=dict)
+    passed_old: dict[Board, int] = field(default_factory=dict)
+    places: dict[Board, tuple[int | None, int]] = field(default_factory=dict)
+
+    @property
+    def user(self) -> User:
+        return self.move.user
+
+    def rank_changes(self) -> list[dict[str, Any]]:
+        changes: list[dict[str, Any]] = []
+        for metric, board in self.headline.items():
+            previous_rank, new_rank = self.places[board]
+            new_rank += self.passed_new.get(board, 0)
+            if previous_rank is not None:
+                previous_rank += self.passed_old.get(board, 0)
+            if previous_rank == new_rank:
+                continue
+            changes.append(
+                {
+                    "metric": metric,
+                    "period": board.period,
+                    "periodKey": board.period_key,
+                    "previousRank": previous_rank,
+                    "newRank": new_rank,
+                    "value": self.after[board][0],
+                }
+            )
+        return changes
+
+
+def _plan(move: MetricMove) -> _Plan | None:
+    moved = {metric: delta for metric, delta in move.deltas.items() if delta}
+    if not moved:
+        return None
+    keys = period_keys(move.occurred_at)
+    headline = {
+        m: Board(m, headline_period(m), keys[headline_period(m)])
+        for m in moved
+        if m not in UNRANKED_METRICS
+    }
+    watched = list(headline.values())
+    sales = "revenue" in moved or "signups" in moved
+    if sales:
+        month = keys["month"]
+        watched += [Board("revenue", "month", month), Board("signups", "month", month)]
+    return _Plan(move, moved, keys, headline, list(dict.fromkeys(watched)), sales)
+
+
+async def _count_places(session: AsyncSession, counted: list[tuple[_Plan, Board]]) -> None:
+    """Count the places of (plan, board) pairs in one statement: the new place (as long as the
+    place is deep) and the places moved (as long as the move is), from which the old follows.
+    Only the other users' rows are counted: a user's own row still holds where the transaction
+    began (its moves are written at the commit)."""
+    if not counted:
+        return
+    params: dict[str, Any] = {}
+    for i, (plan, board) in enumerate(counted):
+        new, old = plan.after[board], plan.before.get(board)
+        upper, lower = _ordered(new, old) if old is not None else (new, new)
+        params.update(
+            {
+                f"m{i}": board.metric,
+                f"p{i}": board.period,
+                f"k{i}": board.period_key,
+                f"u{i}": plan.user.id,
+                f"v{i}": new[0],
+                f"a{i}": new[1],
+                f"uv{i}": upper[0],
+                f"ua{i}": upper[1],
+                f"lv{i}": lower[0],
+                f"la{i}": lower[1],
+            }
+        )
+    found = list((await session.execute(_count_statement(len(counted)), params)).one())
+    for i, (plan, board) in enumerate(counted):
+        new_rank = int(found[2 * i]) + 1
+        previous_rank: int | None = None
+        old = plan.before.get(board)
+        if old is not None:
+            moved = int(found[2 * i + 1])
+            went_up = _ordered(plan.after[board], old)[0] != old
+            previous_rank = new_rank + moved if went_up else new_rank - moved
+        plan.places[board] = (previous_rank, new_rank)
+
+
+@functools.cache
+def _count_statement(pairs: int) -> Select[Any]:
+    """The counting statement for `pairs` places, built once per size with bound parameters
+    (building SQL expressions per event cost more than running them)."""
+    counts = []
+    for i in range(pairs):
+        board = cast(Board, _BoundBoard(bindparam(f"m{i}"), bindparam(f"p{i}"), bindparam(f"k{i}")))
+        uid = cast(int, bindparam(f"u{i}", type_=Integer()))
+        value = cast(float, bindparam(f"v{i}", type_=Float()))
+        at = cast(datetime, bindparam(f"a{i}", type_=UTCDateTime()))
+        upper = (
+            cast(float, bindparam(f"uv{i}", type_=Float())),
+            cast(datetime, bindparam(f"ua{i}", type_=UTCDateTime())),
+        )
+        lower = (
+            cast(float, bindparam(f"lv{i}", type_=Float())),
+            cast(datetime, bindparam(f"la{i}", type_=UTCDateTime())),
+        )
+        counts.append(rows.count_ahead(board, value, at, uid, others_only=True).scalar_subquery())
+        counts.append(rows.count_between(board, upper, lower, uid).scalar_subquery())
+    return select(*counts)
+
+
+@dataclass(frozen=True, slots=True)
+class _BoundBoard:
+    """A board whose metric, period and key are bound parameters (see `_count_statement`)."""
+
+    metric: Any
+    period: Any
+    period_key: Any
+
+
+class LeaderboardService:
+    def __init__(
+        self,
+        database: Database,
+        store: LeaderboardStore,
+        broadcaster: Broadcaster,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        refresh_interval_s: float = REFRESH_INTERVAL_S,
+    ) -> None:
+        self.database = database
+        self.store = store
+        self.broadcaster = broadcaster
+        self.clock = clock
+        self.refresh_interval_s = refresh_interval_s
+        self._throttle_rows: set[str] = set()  # boards whose throttle row is known to exist
+        # Slots this node claimed (board -> end), and those it has marked a refresh owed for.
+        self._slots: dict[str, datetime] = {}
+        self._pending_marked: dict[str, datetime] = {}
+        self._copying: set[asyncio.Task[None]] = set()
+        self._trailing: asyncio.TimerHandle | None = None
+
+    # --- the engine's listener -------------------------------------------------------------------
+
+    async def metrics_moved(
+        self,
+        session: AsyncSession,
+        user: User,
+        deltas: dict[str, float],
+        occurred_at: datetime,
+    ) -> list[dict[str, Any]]:
+        """Move the user's rows; returns the user's place changes on the headline boards."""
+        (ranks,) = await self.metrics_moved_many(session, [MetricMove(user, deltas, occurred_at)])
+        return ranks
+
+    async def metrics_moved_many(
+        self, session: AsyncSession, moves: list[MetricMove]
+    ) -> list[list[dict[str, Any]]]:
+        """A transaction's moves, in order: each move's place changes on its headline boards.
+
+        Set-wise: the users' rows are read in one statement and every place is counted in one
+        statement per `COUNT_CHUNK` moves; the rows are written by one upsert at the commit."""
+        pending = self._pending(session)
+        now = self.clock()
+        plans = [plan for move in moves if (plan := _plan(move)) is not None]
+        unknown = list(
+            dict.fromkeys(
+                (board, plan.user.id)
+                for plan in plans
+                for board in plan.watched
+                if (board, plan.user.id) not in pending.positions
+            )
+        )
+        if unknown:
+            found = await rows.current_rows_many(session, unknown)
+            for board, user_id in unknown:
+                position = found.get((board, user_id))
+                pending.positions[(board, user_id)] = position
+                pending.initial.setdefault(board, {})[user_id] = position
+        for plan in plans:
+            self._apply(plan, pending, now)
+        await self._place(session, plans)
+        answers: dict[int, list[dict[str, Any]]] = {}
+        for plan in plans:
+            ranks = plan.rank_changes()
+            if plan.sales:
+                await self._sales_update(
+                    session, plan.user, plan.keys["month"], plan.before, plan.after, ranks
+                )
+            await self._refresh(session, sorted(plan.moved), plan.keys, now, pending)
+            answers[id(plan.move)] = ranks
+        return [answers.get(id(move), []) for move in moves]
+
+    @staticmethod
+    def _apply(plan: _Plan, pending: _Transaction, now: datetime) -> None:
+        """Move the plan's positions in memory, and note how the users this transaction moved
+        before it now lie around it (the rows and the copy still hold where they began)."""
+        uid = plan.user.id
+        plan.before = {
+            b: position for b in plan.watched if (position := pending.positions[(b, uid)])
+        }
+        plan.after = dict(plan.before)
+        for board in plan.watched:
+            if board.metric in plan.moved:
+                plan.after[board] = _moved(plan.before.get(board), plan.moved[board.metric], now)
+                pending.positions[(board, uid)] = plan.after[board]
+        for metric, delta in plan.moved.items():
+            for period in PERIODS:
+                key = (Board(metric, period, plan.keys[period]), uid)
+                pending.moves[key] = _moved(pending.moves.get(key), delta, now)
+        for board in plan.headline.values():
+            others = {
+                other: (initial, pending.positions[(board, other)])
+                for other, initial in pending.initial.get(board, {}).items()
+                if other != uid
+            }
+            if others:
+                plan.passed_new[board] = _passed(others, plan.after[board], uid)
+                if board in plan.before:
+                    plan.passed_old[board] = _passed(others, plan.before[board], uid)
+
+    async def _place(self, session: AsyncSession, plans: list[_Plan]) -> None:
+        """Each plan's places on its headline boards, before and after (among the users as this
+        transaction found them): from the copy when it keeps one, else counted from the rows."""
+        counted: list[tuple[_Plan, Board]] = []
+        for plan in plans:
+            for board in plan.headline.values():
+                found = None
+                if self.store.keeps_copy:
+                    # The copy places the user in O(log n) (as of its last write).
+                    found = await self.store.places(
+                        board, plan.user.id, plan.before.get(board), plan.after[board]
+                    )
+                if found is not None:
+                    plan.places[board] = found
+                else:
+                    counted.append((plan, board))
+        for chunk in range(0, len(counted), COUNT_CHUNK):
+            await _count_places(session, counted[chunk : chunk + COUNT_CHUNK])
+
+    async def _sales_update(
+        self,
+        session: AsyncSession,
+        user: User,
+        month: str,
+        before: dict[Board, Position],
+        after: dict[Board, Position],
+        ranks: list[dict[str, Any]],
+    ) -> None:
+        """Seed 000's `analyzeSalesRepUpdate`, on this month's revenue and signups."""
+
+        def values(metric: str) -> tuple[float, float]:
+            board = Board(metric, "month", month)
+            old = before[board][0] if board in before else 0.0
+            return old, (after[board][0] if board in after else old)
+
+        old_revenue, new_revenue = values("revenue")
+        old_signups, new_signups = values("signups")
+        celebrated = await self.broadcaster.sales_milestone(
+            session,
+            user,
+            old_revenue=old_revenue,
+            new_revenue=new_revenue,
+            old_signups=old_signups,
+            new_signups=new_signups,
+        )
+        milestones = [p["title"] for p in celebrated.payloads]
+        change = next((r for r in ranks if r["metric"] == RANKED_SALES_METRIC), None)
+        if change is not None:
+            ranked = await self.broadcaster.rank_change(
+                session,
+                user,
+                previous_rank=change["previousRank"],
+                new_rank=change["newRank"],
+                metric=RANKED_SALES_METRIC,
+                value=change["value"],
+            )
+            change["celebrations"] = [p["title"] for p in ranked.payloads]
+            change["milestones"] = milestones
+        elif milestones:
+            ranks.append({"metric": RANKED_SALES_METRIC, "milestones": milestones})
+
+    # --- refresh throttle ------------------------------------------------------------------------
+
+    async def _refresh(
+        self,
+        session: AsyncSession,
+        boards: list[str],
+        keys: dict[Period, str],
+        now: datetime,
+        pending: _Transaction,
+    ) -> None:
+        # A refresh this transaction already sends goes out after the commit: it shows these
+        # changes too (several events of a batch or group commit share one transaction).
+        boards = [b for b in boards if b not in pending.refreshed]
+        # Within a slot this node claimed, no claim can succeed: no need to ask the database;
+        # and once the trailing refresh is owed, nothing is left to write at all.
+        slotted = {b for b in boards if b in self._slots and now < self._slots[b]}
+        settled = {b for b in slotted if self._pending_marked.get(b) == self._slots[b]}
+        if settled:
+            pending.throttled = True
+        ask = [b for b in boards if b not in slotted]
+        new = [b for b in ask if b not in self._throttle_rows]
+        if new:
+            await rows.ensure_refresh_rows(session, new, now)
+            pending.boards.update(new)
+        due = (
+            await rows.claim_refreshes(session, ask, now, self.refresh_interval_s) if ask else set()
+        )
+        pending.refreshed |= due
+        for board in sorted(due):
+            pending.claimed[board] = now + timedelta(seconds=self.refresh_interval_s)
+            add_room_event(
+                session,
+                TV_ROOM,
+                "leaderboard:refresh",
+                {"metric": board, "periodKeys": dict(keys), "timestamp": _iso(now)},
+            )
+        throttled = [b for b in boards if b not in due and b not in settled]
+        if throttled:
+            await rows.mark_pending(session, throttled)
+            pending.marked.update(throttled)
+            pending.throttled = True
+
+    async def flush_refreshes(self) -> list[str]:
+        """Send the trailing refreshes whose slot has come; returns their boards."""
+        now = self.clock()
+        async with self.database.transaction() as session:
+            due = await rows.claim_pending(session, now, self.refresh_interval_s)
+            for board in due:
+                add_room_event(
+                    session,
+                    TV_ROOM,
+                    "leaderboard:refresh",
+                    {"metric": board, "periodKeys": period_keys(now), "timestamp": _iso(now)},
+                )
+        for board in due:  # committed: this node holds their next slot
+            self._slots[board] = now + timedelta(seconds=self.refresh_interval_s)
+        return due
+
+    def _schedule_trailing(self) -> None:
+        if self._trailing is not None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._trailing = None
+            self._spawn(self._flush_quietly())
+
+        self._trailing = loop.call_later(self.refresh_interval_s, fire)
+
+    async def _flush_quietly(self) -> None:
+        try:
+            await self.flush_refreshes()
+        except Exception:
+            log.exception("trailing leaderboard refresh failed")
+
+    # --- after the commit ------------------------------------------------------------------------
+
+    def _pending(self, session: AsyncSession) -> _Transaction:
+        pending: _Transaction | None = session.info.get(_PENDING)
+        if pending is None:
+            pending = session.info[_PENDING] = _Transaction()
+
+            def write(sync_session: Session) -> None:
+                # Inside the commit (SQLAlchemy runs it on the session's own connection): one
+                # upsert for every move of every event of the transaction.
+                moves = [(b, uid, d, at) for (b, uid), (d, at) in pending.moves.items()]
+                for statement in rows.upserts(sync_session, moves):
+                    pending.changes.extend(rows.changes_of(sync_session.execute(statement)))
+
+            def committed(_: Session) -> None:
+                self._committed(pending)
+
+            event.listen(session.sync_session, "before_commit", write, once=True)
+            event.listen(session.sync_session, "after_commit", committed, once=True)
+        return pending
+
+    def _committed(self, done: _Transaction) -> None:
+        # Runs inside SQLAlchemy's commit: it only schedules work, and never raises into it.
+        try:
+            self._throttle_rows |= done.boards
+            self._slots.update(done.claimed)
+            for board in done.marked:
+                if board in self._slots:
+                    self._pending_marked[board] = self._slots[board]
+            if done.changes and self.store.keeps_copy:
+                self._spawn(self.store.apply(list(done.changes)))
+            if done.throttled:
+                self._schedule_trailing()
+        except Exception:
+            log.exception("scheduling leaderboard work after a commit failed")
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._copying.add(task)
+        task.add_done_callback(self._copying.discard)
+
+    async def settled(self) -> None:
+        """Wait for this node's copies still on their way to the store (read your own writes)."""
+        while self._copying:
+            await asyncio.gather(*list(self._copying), return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._trailing is not None:
+            self._trailing.cancel()
+            self._trailing = None
+        await self.settled()
+        await self.store.close()
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    async def board(
+        self,
+        metric: str,
+        period: Period = "all",
+        *,
+        key: str | None = None,
+        at: datetime | None = None,
+        team: int | str | None = None,
+        limit: int = 10,
+        around: UserId | None = None,
+    ) -> BoardView:
+        """A board's places, best first: the top `limit`, or `limit` places either side of
+        `around`. The period is the current one, the one containing `at`, or `key`."""
+        if key is not None:
+            check_key(period, key)
+        else:
+            key = period_key(period, at or self.clock())
+        board = Board(metric, period, key)
+        team_row_id: int | None = None
+        around_id: int | None = None
+        async with self.database.transaction() as session:
+            if team is not None:
+                found_team = await teams_repo.get(session, team)
+                if found_team is None:
+                    raise NotFound(f"team {team!r} not found")
+                team_row_id = found_team.id
+            if around is not None:
+                user = await users_repo.get(session, around)
+                if user is None:
+                    raise NotFound(f"user {around!r} not found")
+                around_id = user.id
+        await self.settled()
+        if around_id is not None:
+            standings = await self.store.around(board, around_id, limit, team=team_row_id)
+        else:
+            standings = await self.store.top(board, limit, team=team_row_id)
+        entries = await self._entries(standings)
+        if len(entries) < len(standings) and self.store.keeps_copy:
+            self._spawn(self.store.rebuild(board))  # the copy still holds a deleted user
+        return BoardView(board, team, entries)
+
+    async def standing(self, user_id: UserId, metric: str, period: Period) -> Standing | None:
+        """The user's place on the current board of `metric` for `period`."""
+        async with self.database.transaction() as session:
+            user = await users_repo.get(session, user_id)
+        if user is None:
+            return None
+        await self.settled()
+        board = Board(metric, period, period_key(period, self.clock()))
+        return await self.store.standing(board, user.id)
+
+    async def _entries(self, standings: Sequence[Standing]) -> list[dict[str, Any]]:
+        if not standings:
+            return []
+        async with self.database.transaction() as session:
+            found = await session.execute(
+                select(User).where(User.id.in_([s.user_id for s in standings]))
+            )
+            users = {u.id: u for u in found.scalars().all()}
+        entries = []
+        for standing in standings:
+            user = users.get(standing.user_id)
+            if user is None:
+                continue  # deleted since the copy was made
+            entries.append(
+                {
+                    "rank": standing.rank,
+                    "userId": user.external_id,
+                    "userName": user.user_name or str(user.external_id),
+                    "value": standing.value,
+                }
+            )
+        return entries
+
+    async def rebuild(self) -> int:
+        """Copy every board to the store again (Redis after it lost its data)."""
+        await self.settled()
+        return await self.store.rebuild()
