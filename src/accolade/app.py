@@ -178,7 +178,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 training=TrainingService(database),
                 quests=QuestService(database, broadcaster),
                 rewards=RewardService(database, engine),
-                profiles=ProfileService(database, engine.curve),
+                profiles=ProfileService(database, engine.curve, leaderboards.standing),
                 leaderboards=leaderboards,
                 sales=SalesService(engine),
                 teams=teams,

@@ -149,9 +149,18 @@ async def test_profile_counts_pending_rewards_and_shows_wallets(host, client, se
     assert profile["wallet"] == {"gems": 30}
 
 
-async def test_profile_ranks_are_empty_until_leaderboards(host):
-    await host.event(42, "xp", value=10)
+async def test_profile_ranks_are_empty_before_any_score(host, client, service):
+    await client.post("/api/users", json={"userId": 42}, headers=service)
     assert (await host.profile(42))["ranks"] == {}
+
+
+async def test_profile_shows_the_users_places_on_xp_and_monthly_revenue(host):
+    await host.event(7, "xp", value=500)
+    await host.event(42, "xp", value=200)
+    await host.event(42, "sale", value=1200)
+    ranks = (await host.profile(42))["ranks"]
+    assert ranks["xp"] == {"period": "all", "rank": 2, "value": 200}
+    assert ranks["revenue"] == {"period": "month", "rank": 1, "value": 1200}
 
 
 async def test_profile_of_an_unknown_user_is_404(client, service):

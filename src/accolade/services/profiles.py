@@ -1,19 +1,21 @@
 """What a user's page and the activity feed show: read-only views over the engine's rows.
 
-The profile gathers XP, level and tier, the streak as of now, unlocked achievements, wallets and
-the number of claimable rewards. Leaderboard ranks come with the leaderboards; until then `ranks`
-is empty. The feed is the celebrations history, newest first.
+The profile gathers XP, level and tier, the streak as of now, unlocked achievements, wallets, the
+number of claimable rewards and the user's places on the headline boards (all-time XP, this
+month's revenue) where the user has one. The feed is the celebrations history, newest first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from accolade.domain import levels, streaks
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
+from accolade.leaderboard.base import Standing
+from accolade.leaderboard.periods import Period
 from accolade.storage import profiles as repo
 from accolade.storage import rewards as rewards_repo
 from accolade.storage import users as users_repo
@@ -55,9 +57,25 @@ class Profile:
     ranks: dict[str, Any]
 
 
+class Standings(Protocol):
+    """The leaderboards' `standing`: a user's place on the current board of a metric."""
+
+    async def __call__(self, user_id: UserId, metric: str, period: Period) -> Standing | None: ...
+
+
+# The boards a profile shows a place on: (metric, period).
+PROFILE_BOARDS: tuple[tuple[str, Period], ...] = (("xp", "all"), ("revenue", "month"))
+
+
 class ProfileService:
-    def __init__(self, database: Database, curve: levels.LevelCurve = levels.DEFAULT_CURVE) -> None:
+    def __init__(
+        self,
+        database: Database,
+        curve: levels.LevelCurve = levels.DEFAULT_CURVE,
+        standings: Standings | None = None,
+    ) -> None:
         self.database = database
+        self.standings = standings
         self.curve = curve  # the engine's, so the progress bar matches the levels it gives
 
     async def profile(self, user_id: UserId) -> Profile:
@@ -113,8 +131,18 @@ class ProfileService:
             ],
             wallet=wallet,
             pending_rewards=pending,
-            ranks={},
+            ranks=await self._ranks(user.external_id),
         )
+
+    async def _ranks(self, user_id: UserId) -> dict[str, Any]:
+        if self.standings is None:
+            return {}
+        ranks: dict[str, Any] = {}
+        for metric, period in PROFILE_BOARDS:
+            standing = await self.standings(user_id, metric, period)
+            if standing is not None:
+                ranks[metric] = {"period": period, "rank": standing.rank, "value": standing.value}
+        return ranks
 
     async def activity(self, user_id: UserId | None, *, limit: int = 50) -> list[dict[str, Any]]:
         """The newest `limit` celebrations, newest first: one user's, or everyone's when

@@ -92,7 +92,7 @@ def _out(profile: Profile) -> ProfileOut:
     "/{user_id}/profile",
     response_model=ProfileOut,
     summary="A user's profile: XP, level and tier, streak, unlocked achievements, wallet, "
-    "pending rewards (ranks: empty until leaderboards)",
+    "pending rewards, and places (`ranks.xp`: all time, `ranks.revenue`: this month)",
 )
 async def user_profile(user_id: UserPath, services: ServicesDep, principal: Reader) -> ProfileOut:
     principal.require_user(user_id)
