@@ -32,5 +32,12 @@ fmt: install
 typecheck: install
 	$(BIN)/mypy
 
+bench: install  ## The main benchmarks, one after another (each script also runs alone; see BENCHMARKS.md)
+	$(BIN)/python bench/engine.py --database postgresql --mode batch
+	$(BIN)/python bench/ingest.py --database postgresql --events 5000 --batches 5
+	$(BIN)/python bench/ingest.py --database sqlite --events 5000 --batches 5
+	$(BIN)/python bench/leaderboard.py --users 100000
+	bash bench/fanout_suite.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two-node fan-out: two `accolade serve` nodes on one PostgreSQL database, fanning out through a
-# private Redis (a redis-server started here on a free port, so that other Accolade processes on
-# this machine's Redis do not hear the benchmark; REDIS_URL to use another). CLIENTS official
+# private Redis (a redis-server started here on a free port, so that the machine's shared Redis
+# and its other users stay out of the measurement; REDIS_URL to use another). CLIENTS official
 # socket.io-client members are split evenly over the two nodes; the broadcast is posted to node A
 # (bench/two_nodes_driver.js), so node B's members get every event from Redis.
 # Needs PostgreSQL: ACCOLADE_BENCH_DATABASE_SERVER (default postgresql://postgres@127.0.0.1:5432/postgres);

@@ -8,6 +8,8 @@ link synchronously, a broadcast and a direct emit (`joined`, `error`) keep their
 
 Clients on HTTP long-polling, and clients in the middle of upgrading, keep Engine.IO's own queue;
 once an upgrade completes, what was queued is written to the link first, then the socket switches.
+Once switched, the connection is taken over from uvicorn (`engineio_connection`): reading needs
+no ASGI task either, which is most of what an idle connection used to cost.
 Nothing a client sees changes: the packets are Engine.IO's own encodings, byte for byte.
 """
 

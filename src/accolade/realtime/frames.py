@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from websockets.frames import Close, Frame, Opcode
 
-# Engine.IO v4 packet types, as the first character of a text frame.
-EIO_OPEN = "0"
-EIO_CLOSE = "1"
+# Engine.IO v4 packet types sent on the fast path, as the first character of a text frame.
 EIO_PING = "2"
-EIO_PONG = "3"
 EIO_MESSAGE = "4"
-EIO_UPGRADE = "5"
-EIO_NOOP = "6"
 
 
 def text_frame(text: str) -> bytes:
