@@ -11,7 +11,6 @@ start-up, or any node's poll) publishes them, once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.bus.base import Bus
 from accolade.bus.messages import RoomMessage, encode_batch
+from accolade.storage.background import Repeating
 from accolade.storage.database import Database
 from accolade.storage.models import InstanceSetting, RoomEvent, utcnow
 from accolade.storage.upsert import insert_for
@@ -51,48 +51,23 @@ class Relay:
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
         self.sinks = sinks or []
-        self._wake = asyncio.Event()
         self._local = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._loop = Repeating("outbox-relay", self._pass, retry_s=poll_interval_s)
 
     def kick(self) -> None:
         """Called after a commit that wrote room events: relay them now rather than at the poll."""
-        self._wake.set()
+        self._loop.kick()
 
     async def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        await self._loop.start()
 
     async def stop(self, timeout_s: float = 10.0) -> None:
-        """Let the current run finish (a run cancelled mid-transaction could leave SQLite's write
-        lock to the pool), then end; cancel only if it does not finish in time."""
-        if self._task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
+        await self._loop.stop(timeout_s)
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                while await self.relay_once() >= self.batch_size:
-                    pass  # more waiting: keep going without sleeping
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("relay run failed; retrying at the next poll")
-            if self._stopping:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
-            self._wake.clear()
+    async def _pass(self) -> float:
+        while await self.relay_once() >= self.batch_size:
+            pass  # more waiting: keep going without sleeping
+        return self.poll_interval_s
 
     async def relay_once(self) -> int:
         """Number pending room events and publish what is not published yet; returns how many

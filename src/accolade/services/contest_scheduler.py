@@ -11,11 +11,10 @@ performs whatever fell due while the node was down.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from accolade.services.contests import ContestService
+from accolade.storage.background import Repeating
 from accolade.storage.models import utcnow
 
 log = logging.getLogger("accolade.contests")
@@ -28,49 +27,25 @@ class ContestScheduler:
     def __init__(self, contests: ContestService, *, max_sleep_s: float = MAX_SLEEP_S) -> None:
         self.contests = contests
         self.max_sleep_s = max_sleep_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._loop = Repeating("contest-scheduler", self._pass, retry_s=max_sleep_s)
 
     def kick(self) -> None:
         """A contest was created or changed here: look at the schedule again now."""
-        self._wake.set()
+        self._loop.kick()
 
     async def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="contest-scheduler")
+        await self._loop.start()
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Let a pass in progress finish (its transaction commits or rolls back), then end."""
-        if self._task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
+        await self._loop.stop(timeout_s)
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            sleep_s = self.max_sleep_s
-            try:
-                self._wake.clear()  # a kick from here on is seen by the wait below
-                changed, due = await self.contests.run_due()
-                if changed:
-                    log.info("contest scheduler: %d status change(s)", changed)
-                if due is not None:
-                    # A floor: a due time that stays past (a failing contest) must not spin.
-                    wait_s = (due - utcnow()).total_seconds()
-                    sleep_s = min(max(wait_s, MIN_SLEEP_S), self.max_sleep_s)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("contest scheduler pass failed; retrying")
-            if self._stopping:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=sleep_s)
+    async def _pass(self) -> float:
+        changed, due = await self.contests.run_due()
+        if changed:
+            log.info("contest scheduler: %d status change(s)", changed)
+        if due is None:
+            return self.max_sleep_s
+        # A floor: a due time that stays past (a failing contest) must not spin.
+        wait_s = (due - utcnow()).total_seconds()
+        return min(max(wait_s, MIN_SLEEP_S), self.max_sleep_s)
