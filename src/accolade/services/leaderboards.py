@@ -506,7 +506,11 @@ class LeaderboardService:
             def write(sync_session: Session) -> None:
                 # Inside the commit (SQLAlchemy runs it on the session's own connection): one
                 # upsert for every move of every event of the transaction.
-                moves = [(b, uid, d, at) for (b, uid), (d, at) in pending.moves.items()]
+                # In one order on every node, so two transactions sharing rows cannot deadlock.
+                moves = sorted(
+                    ((b, uid, d, at) for (b, uid), (d, at) in pending.moves.items()),
+                    key=lambda m: (m[0].metric, m[0].period, m[0].period_key, m[1]),
+                )
                 for statement in rows.upserts(sync_session, moves):
                     pending.changes.extend(rows.changes_of(sync_session.execute(statement)))
 
