@@ -180,6 +180,18 @@ async def test_too_frequent_events_get_429(client, service):
     assert all(r.json()["error"]["code"] == "rate_limited" for r in answers if r.status_code == 429)
 
 
+async def test_a_backfill_batch_of_one_users_history_is_not_rate_limited(client, service):
+    history = [
+        {"userId": 2, "type": "tap", "occurredAt": f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z"}
+        for n in range(120)
+    ]
+    response = await client.post("/api/events/batch", json={"events": history}, headers=service)
+    assert response.status_code == 201, response.text
+    live = [{"userId": 2, "type": "tap"} for _ in range(120)]
+    response = await client.post("/api/events/batch", json={"events": live}, headers=service)
+    assert response.status_code == 429
+
+
 @pytest.fixture
 def no_anti_cheat_app(settings):
     from accolade.app import create_app

@@ -1,7 +1,9 @@
 """Anti-cheat: refuse negative, absurd or too-frequent values before they touch anything.
 
 Rates are counted per node in memory (a sliding one-second window per user); with several nodes
-a user's limit is per node, which still stops a runaway client. Refusals are kept for admins.
+a user's limit is per node, which still stops a runaway client. Backfills (events whose
+`occurredAt` is more than a minute old) are not counted: importing a user's history in one batch
+is deliberate, not a runaway client. Refusals are kept for admins.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +21,9 @@ from accolade.domain.identity import user_key
 from accolade.services.engine import EventCommand
 from accolade.storage.database import Database
 from accolade.storage.models import FlaggedEvent, utcnow
+
+# Events that happened longer ago than this are backfills, outside the rate limit.
+BACKFILL_AGE = timedelta(minutes=1)
 
 
 class TooFrequent(DomainError):
@@ -50,6 +56,8 @@ class AntiCheat:
                 command,
                 InvalidInput(f"`value` {value} is above the limit of {self.limits.max_value:g}"),
             )
+        if command.occurred_at is not None and utcnow() - command.occurred_at > BACKFILL_AGE:
+            return
         now = time.monotonic()
         key = user_key(command.user_id)
         window = self._recent.setdefault(key, deque())
