@@ -36,7 +36,7 @@ async def test_demo_streaks_are_backfilled_once_through_the_engine(
     moves = [move for move in streak_backfill(now) if move.user_id == user_id]
     for _ in range(2):  # a restart on the same day changes nothing
         for move in moves:
-            await services.engine.ingest(move.command())
+            await services.engine.ingest(move)
     profile = (await client.get(f"/api/users/{user_id}/profile", headers=admin)).json()
     assert profile["userName"] == name
     assert profile["streak"]["current"] == days

@@ -18,7 +18,6 @@ import copy
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -139,40 +138,28 @@ ACHIEVEMENTS: tuple[dict[str, Any], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
+def move(
+    user_id: str,
+    user_name: str,
+    type: str,
+    value: float | None = None,
+    data: dict[str, Any] | None = None,
+    **fields: Any,
+) -> EventCommand:
     """One thing a demo user did, as the event the engine takes."""
-
-    user_id: str
-    user_name: str
-    type: str
-    value: float | None = None
-    data: dict[str, Any] | None = None
-    occurred_at: datetime | None = None
-    idempotency_key: str | None = None
-
-    def command(self) -> EventCommand:
-        return EventCommand(
-            user_id=self.user_id,
-            type=self.type,
-            value=self.value,
-            user_name=self.user_name,
-            occurred_at=self.occurred_at,
-            idempotency_key=self.idempotency_key,
-            data=self.data,
-        )
+    return EventCommand(user_id, type, value, user_name=user_name, data=data, **fields)
 
 
-def streak_backfill(today: datetime) -> list[Move]:
+def streak_backfill(today: datetime) -> list[EventCommand]:
     """Past daily logins, up to yesterday, so that the team starts with streaks of different
     lengths (some cross 7 days, which the TV celebrates). Idempotency keys make a restart on
     the same day change nothing."""
-    moves: list[Move] = []
+    moves: list[EventCommand] = []
     for user_id, name, days in TEAM:
         for back in range(days, 0, -1):
             day = (today - timedelta(days=back)).date()
             moves.append(
-                Move(
+                move(
                     user_id,
                     name,
                     "login",
@@ -183,27 +170,27 @@ def streak_backfill(today: datetime) -> list[Move]:
     return moves
 
 
-def next_move(rng: random.Random, now: datetime) -> Move:
+def next_move(rng: random.Random, now: datetime) -> EventCommand:
     """A random, plausible thing for a random team member to do now."""
     user_id, name, _ = rng.choice(TEAM)
     roll = rng.random()
     if roll < 0.40:
         amount = rng.randrange(500, 6_000, 50)
-        return Move(user_id, name, "sale", float(amount), {"signups": rng.randint(0, 3)})
+        return move(user_id, name, "sale", float(amount), {"signups": rng.randint(0, 3)})
     if roll < 0.60:
-        return Move(user_id, name, "xp", float(rng.randrange(20, 160, 10)))
+        return move(user_id, name, "xp", float(rng.randrange(20, 160, 10)))
     if roll < 0.75:
         score = rng.randint(5, 10)
         quiz = f"demo-quiz-{rng.randint(1, 5)}"
-        return Move(
+        return move(
             user_id, name, "quiz.completed", data={"quizId": quiz, "score": score, "maxScore": 10}
         )
     if roll < 0.93:
-        return Move(user_id, name, "demo.calls", float(rng.randint(1, 4)))
+        return move(user_id, name, "demo.calls", float(rng.randint(1, 4)))
     if roll < 0.97:
-        return Move(user_id, name, "demo.late_calls", 1.0)
+        return move(user_id, name, "demo.late_calls", 1.0)
     day = now.date().isoformat()
-    return Move(user_id, name, "login", idempotency_key=f"demo-login-{user_id}-{day}")
+    return move(user_id, name, "login", idempotency_key=f"demo-login-{user_id}-{day}")
 
 
 class DemoContests:
@@ -328,8 +315,8 @@ class DemoTeam:
         try:
             created = await self.define_achievements()
             log.info("demo: %d achievements defined, team of %d", created, len(TEAM))
-            for move in streak_backfill(datetime.now(UTC)):
-                await self.ingest(move.command())
+            for event in streak_backfill(datetime.now(UTC)):
+                await self.ingest(event)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -338,7 +325,7 @@ class DemoTeam:
             await asyncio.sleep(self.interval_s)
             now = datetime.now(UTC)
             try:
-                await self.ingest(next_move(self.rng, now).command())
+                await self.ingest(next_move(self.rng, now))
                 if self.contests is not None:
                     await self.contests.step(now)
             except asyncio.CancelledError:
