@@ -52,7 +52,13 @@ class Settings(BaseSettings):
     relay_poll_interval_s: float = Field(
         1.0, gt=0, description="How often each node looks for unpublished room events."
     )
-    anti_cheat: bool = Field(True, description="Refuse negative, absurd or too-frequent events.")
+    anti_cheat: bool = Field(
+        True,
+        description=(
+            "Refuse negative values; refuse a user token's absurd or too-frequent events, and "
+            "flag (but apply) a service or admin token's."
+        ),
+    )
     anti_cheat_max_value: float = Field(
         1_000_000, gt=0, description="Largest value one event may carry."
     )

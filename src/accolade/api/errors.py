@@ -49,9 +49,24 @@ def _camel(name: str) -> str:
     return head + "".join(word.capitalize() for word in rest)
 
 
+# Every 429 says when to come back; one second when the refusal does not know better.
+DEFAULT_RETRY_AFTER_S = 1
+
+
+def _retry_after(
+    status: int, exc: Exception, headers: dict[str, str] | None
+) -> dict[str, str] | None:
+    """`headers` with `Retry-After` (whole seconds) added to a 429 or 503 that lacks it."""
+    if status not in (429, 503) or (headers and "Retry-After" in headers):
+        return headers
+    seconds = getattr(exc, "retry_after_s", None) or DEFAULT_RETRY_AFTER_S
+    return {**(headers or {}), "Retry-After": str(max(1, int(seconds)))}
+
+
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    headers = _retry_after(exc.status, exc, None)
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -88,7 +103,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     if unparsable is not None:
         return error_response(400, "malformed_json", unparsable)
     details = getattr(exc, "details", None)  # e.g. the body limit's {"maxBytes": ...}
-    return error_response(status, _HTTP_CODES[status], message, details, headers or None)
+    return error_response(
+        status, _HTTP_CODES[status], message, details, _retry_after(status, exc, headers or None)
+    )
 
 
 def _unparsable_body(exc: StarletteHTTPException) -> str | None:

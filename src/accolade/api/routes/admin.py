@@ -35,7 +35,10 @@ async def connections(services: ServicesDep, _: Admin) -> dict[str, Any]:
     return await services.registry.summary()
 
 
-@router.get("/flagged-events", summary="Events anti-cheat refused, newest first")
+@router.get(
+    "/flagged-events",
+    summary="Events anti-cheat refused (`applied: false`) or applied and flagged, newest first",
+)
 async def flagged_events(services: ServicesDep, _: Admin) -> list[dict[str, Any]]:
     return await services.anti_cheat.flagged()
 

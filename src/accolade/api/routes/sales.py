@@ -53,7 +53,7 @@ class SaleIn(Schema):
     ),
 )
 async def record_sale(
-    user_id: RepPath, body: SaleIn, services: ServicesDep, _: Privileged, response: Response
+    user_id: RepPath, body: SaleIn, services: ServicesDep, caller: Privileged, response: Response
 ) -> dict[str, Any]:
     rep: int | str = int(user_id) if _INT_ID.match(user_id) else user_id
     command = sale(
@@ -63,7 +63,7 @@ async def record_sale(
         user_name=body.user_name,
         idempotency_key=body.idempotency_key,
     )
-    await services.anti_cheat.check(command)
+    await services.anti_cheat.check(command, caller)
     result = await services.sales.record(command)
     if result.replayed:
         response.status_code = status.HTTP_200_OK

@@ -41,9 +41,9 @@ class RoleplayIn(Schema):
 
 
 @router.post("/gamification/award-xp", summary="Award XP for an action (level-ups celebrate)")
-async def award_xp(body: AwardXpIn, services: ServicesDep, _: Privileged) -> dict[str, Any]:
+async def award_xp(body: AwardXpIn, services: ServicesDep, caller: Privileged) -> dict[str, Any]:
     command = EventCommand(body.user_id, "xp", body.xp_amount, data={"action": body.action})
-    await services.anti_cheat.check(command)
+    await services.anti_cheat.check(command, caller)
     result = (await services.engine.ingest(command)).body
     xp = result["xp"]
     return {
