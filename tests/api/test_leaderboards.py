@@ -109,10 +109,10 @@ async def test_equal_values_rank_by_who_reached_them_first(client, service):
     assert users(await board(client)) == ["leader", "late", "steady", "early"]
 
 
-async def test_around_a_user_gives_the_places_either_side(client, service):
+async def test_around_a_user_gives_at_most_limit_places_centred_on_the_user(client, service):
     for n in range(1, 26):
         await event(client, service, n, n)  # user n has n calls: user 25 is first
-    middle = await board(client, around="13", limit=2)
+    middle = await board(client, around="13", limit=5)
     assert [(e["rank"], e["userId"]) for e in middle] == [
         (11, 15),
         (12, 14),
@@ -120,10 +120,14 @@ async def test_around_a_user_gives_the_places_either_side(client, service):
         (14, 12),
         (15, 11),
     ]
-    top = await board(client, around=25, limit=2)
-    assert [e["rank"] for e in top] == [1, 2, 3]
-    bottom = await board(client, around=1, limit=3)
-    assert [e["rank"] for e in bottom] == [22, 23, 24, 25]
+    # An even limit: one more below. Near the top or the bottom the window shifts.
+    assert [e["rank"] for e in await board(client, around=13, limit=4)] == [12, 13, 14, 15]
+    assert [e["rank"] for e in await board(client, around=25, limit=3)] == [1, 2, 3]
+    assert [e["rank"] for e in await board(client, around=24, limit=5)] == [1, 2, 3, 4, 5]
+    assert [e["rank"] for e in await board(client, around=1, limit=4)] == [22, 23, 24, 25]
+    assert [e["rank"] for e in await board(client, around=2, limit=5)] == [21, 22, 23, 24, 25]
+    assert [e["userId"] for e in await board(client, around=7, limit=1)] == [7]
+    assert len(await board(client, around=13, limit=100)) == 25
     assert users(await board(client, limit=3)) == [25, 24, 23]
     # A known user without a value on this board is nowhere on it; an unknown user is a 404.
     await event(client, service, "quiet", 1, type="emails")
@@ -145,6 +149,7 @@ async def test_team_board_ranks_members_among_themselves(client, service):
     assert team.headers["Leaderboard-Team"] == "east"
     assert [(e["rank"], e["userId"]) for e in team.json()] == [(1, "b"), (2, "d")]
     assert [e["rank"] for e in await board(client, team="east", around="d")] == [1, 2]
+    assert [e["userId"] for e in await board(client, team="east", around="d", limit=1)] == ["d"]
     assert await board(client, team="east", around="a") == []
     assert_error(await client.get(f"{BOARD}/calls", params={"team": "west"}), 404, "not_found")
 

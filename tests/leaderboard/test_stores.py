@@ -73,7 +73,11 @@ async def answers(store, board: Board, team: int | None) -> dict[str, Any]:
     return {
         "top": await store.top(board, 10, team=team),
         "top2": await store.top(board, 2, team=team),
-        "around": [await store.around(board, uid, 1, team=team) for uid in range(1, 8)],
+        "around": [
+            await store.around(board, uid, limit, team=team)
+            for uid in range(1, 8)
+            for limit in (1, 2, 3, 4)
+        ],
         "standing": [await store.standing(board, uid, team=team) for uid in range(1, 8)],
     }
 
@@ -139,7 +143,7 @@ async def test_with_redis_down_events_commit_and_reads_come_from_the_database(ap
     )
     await record(client, service, EVENTS)
     await services.leaderboards.settled()
-    answer = (await client.get("/api/leaderboards/calls", params={"around": 2, "limit": 1})).json()
+    answer = (await client.get("/api/leaderboards/calls", params={"around": 2, "limit": 3})).json()
     assert [(e["rank"], e["userId"]) for e in answer] == [(4, 5), (5, 2), (6, 6)]
     await services.leaderboards.store.close()
 

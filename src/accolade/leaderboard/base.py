@@ -45,6 +45,18 @@ class EntryChange:
     reached_at: datetime
 
 
+def window(above: int, below: int, limit: int) -> tuple[int, int]:
+    """How many places to show (above, below) a user's, of the `above` and `below` there are,
+    so the answer holds at most `limit` places with the user's in the middle (one more below
+    when `limit` is even); near the top or the bottom the window shifts, so it still holds
+    `limit` places when the board has them."""
+    room = max(limit - 1, 0)
+    up = min(above, room // 2)
+    down = min(below, room - up)
+    up = min(above, room - down)  # the bottom was near: give its share to the places above
+    return up, down
+
+
 class LeaderboardStore(Protocol):
     """Reads of one board; `team` (internal team id) ranks only that team's members."""
 
@@ -56,10 +68,10 @@ class LeaderboardStore(Protocol):
         ...
 
     async def around(
-        self, board: Board, user_id: int, radius: int, *, team: int | None = None
+        self, board: Board, user_id: int, limit: int, *, team: int | None = None
     ) -> list[Standing]:
-        """Up to `radius` places above the user, the user, up to `radius` below; [] when the
-        user has no value on the board."""
+        """At most `limit` consecutive places holding the user's, centred on it (`window`);
+        [] when the user has no value on the board."""
         ...
 
     async def standing(

@@ -9,6 +9,11 @@ Ties: a sorted set orders equal scores by member, bytewise; `ZREVRANGE` lists th
 highest member. Each member is `(MAX - reached_at in µs)` then `(MAX - user id)`, zero-padded,
 so on equal values the earlier `reached_at`, then the lower user id, comes first: the order of
 the SQL store. A hash maps each user to its current member.
+
+Keys are scoped by the installation's cluster id (`accolade:{cluster id}:lb:...`, kept in the
+database like the bus channel's scope), so two installations sharing a Redis keep their own
+boards. A period's keys (not all time's) expire `PERIOD_KEYS_KEPT_S` after the period ends, or
+after their last use when that is later: an archived board read again is rebuilt.
 """
 
 from __future__ import annotations
@@ -26,15 +31,20 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from accolade.leaderboard.base import Board, EntryChange, Standing
+from accolade.leaderboard.base import Board, EntryChange, Standing, window
+from accolade.leaderboard.periods import period_end
 from accolade.leaderboard.sql import SqlLeaderboard
 from accolade.storage import leaderboards as rows
 from accolade.storage.database import Database
-from accolade.storage.models import TeamMember
+from accolade.storage.models import InstanceSetting, TeamMember, utcnow
+from accolade.storage.upsert import insert_for
 
 log = logging.getLogger("accolade.leaderboard")
 
-KEY_PREFIX = "accolade:lb"
+KEY_PREFIX = "accolade:lb"  # with an explicit scope-less prefix (tests, benchmarks)
+# The installation's id (`services.instance.cluster_id` makes it at start-up; the same row).
+CLUSTER_ID_KEY = "cluster_id"
+PERIOD_KEYS_KEPT_S = 86_400
 _US_DIGITS = 17
 _ID_DIGITS = 12
 _MAX_US: int = 10**_US_DIGITS - 1
@@ -74,9 +84,12 @@ if not r then return {0, {}, 0} end
 if ARGV[1] == 'standing' then
   return {0, {m, redis.call('ZSCORE', KEYS[1], m)}, r}
 end
-local first = r - n
-if first < 0 then first = 0 end
-return {0, redis.call('ZREVRANGE', KEYS[1], first, r + n, 'WITHSCORES'), first}
+local below = redis.call('ZCARD', KEYS[1]) - 1 - r
+local room = math.max(n - 1, 0)
+local up = math.min(r, math.floor(room / 2))
+local down = math.min(below, room - up)
+up = math.min(r, room - down)
+return {0, redis.call('ZREVRANGE', KEYS[1], r - up, r + down, 'WITHSCORES'), r - up}
 """
 
 
@@ -129,13 +142,16 @@ _ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
 class RedisLeaderboard:
     keeps_copy = True
 
-    def __init__(self, url: str, database: Database, *, key_prefix: str = KEY_PREFIX) -> None:
+    def __init__(self, url: str, database: Database, *, key_prefix: str | None = None) -> None:
+        """`key_prefix`: the keys' prefix; by default `accolade:{cluster id}:lb`, the cluster
+        id read from the database on first use."""
         # Bounded waits: an unreachable Redis must not hold an event's transaction for long.
         self.client: aioredis.Redis = aioredis.Redis.from_url(
             url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
         )
         self.database = database
-        self.key_prefix = key_prefix
+        self.key_prefix = key_prefix or ""
+        self._scoped = key_prefix is not None
         self.fallback = SqlLeaderboard(database)
         self._apply_script = self.client.register_script(_APPLY)
         self._read_script = self.client.register_script(_READ)
@@ -146,6 +162,45 @@ class RedisLeaderboard:
         self._rebuilt_at: dict[Board, float] = {}
 
     # --- keys ------------------------------------------------------------------------------------
+
+    async def _scope(self) -> None:
+        """Learn the installation's key prefix (once): every call that touches keys waits."""
+        if self._scoped:
+            return
+        async with self.database.transaction() as session:
+            found = await session.scalar(
+                select(InstanceSetting.value).where(InstanceSetting.key == CLUSTER_ID_KEY)
+            )
+            if found is None:  # used outside the app (the app makes it at start-up)
+                await session.execute(
+                    insert_for(session, InstanceSetting)
+                    .values(key=CLUSTER_ID_KEY, value=uuid.uuid4().hex[:16], created_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["key"])
+                )
+                found = await session.scalar(
+                    select(InstanceSetting.value).where(InstanceSetting.key == CLUSTER_ID_KEY)
+                )
+        assert found is not None
+        self.key_prefix = f"accolade:{found}:lb"
+        self._scoped = True
+
+    @staticmethod
+    def _expires_at(board: Board) -> int | None:
+        """When a period board's keys may go (epoch s): kept while the period runs and a while
+        after, counted from now too (an archived board just rebuilt stays a while)."""
+        end = period_end(board.period, board.period_key)
+        if end is None:
+            return None
+        return int(max(end, utcnow()).timestamp()) + PERIOD_KEYS_KEPT_S
+
+    def _expire(self, pipe: Any, board: Board) -> None:
+        at = self._expires_at(board)
+        if at is None:
+            return
+        zkey, hkey, okkey = self._keys(board)
+        pipe.expireat(okkey, at - 60)  # the marker first: a read never finds a half-gone copy
+        pipe.expireat(zkey, at)
+        pipe.expireat(hkey, at)
 
     def _keys(self, board: Board) -> tuple[str, str, str]:
         # Metric last: period and key hold no colon, so no two boards share a key.
@@ -159,6 +214,7 @@ class RedisLeaderboard:
         if not changes:
             return
         try:
+            await self._scope()
             async with self.client.pipeline(transaction=False) as pipe:
                 for change in changes:
                     await self._apply_script(
@@ -170,7 +226,9 @@ class RedisLeaderboard:
                         ],
                         client=pipe,
                     )
-                results = await pipe.execute()
+                for board in dict.fromkeys(c.board for c in changes):
+                    self._expire(pipe, board)
+                results = (await pipe.execute())[: len(changes)]
             missing = {c.board for c, r in zip(changes, results, strict=True) if r == -1}
             missing |= self._stale & {c.board for c in changes}
             for board in missing:
@@ -184,6 +242,7 @@ class RedisLeaderboard:
                 await self.client.delete(*{self._keys(c.board)[2] for c in changes})
 
     async def rebuild(self, board: Board | None = None) -> int:
+        await self._scope()
         if board is None:
             async with self.database.transaction() as session:
                 every = await rows.boards(session)
@@ -219,6 +278,7 @@ class RedisLeaderboard:
             else:
                 pipe.delete(zkey, hkey)
             pipe.set(okkey, "1")
+            self._expire(pipe, board)
             await pipe.execute()
         self._stale.discard(board)
         return len(entries)
@@ -226,12 +286,14 @@ class RedisLeaderboard:
     # --- reads -----------------------------------------------------------------------------------
 
     async def _settled(self, board: Board) -> None:
+        await self._scope()
         if board in self._stale or not await self.client.exists(self._keys(board)[2]):
             await self.rebuild(board)
 
     async def _read(self, board: Board, mode: str, user_id: int, count: int) -> tuple[Any, int]:
         """One round trip: (flat [member, score, ...] list, rank index of its first member);
         the board is rebuilt first when its copy is missing or stale."""
+        await self._scope()
         if board in self._stale:
             await self.rebuild(board)
         for _ in range(2):
@@ -272,7 +334,7 @@ class RedisLeaderboard:
         return found[0] if found else None
 
     async def around(
-        self, board: Board, user_id: int, radius: int, *, team: int | None = None
+        self, board: Board, user_id: int, limit: int, *, team: int | None = None
     ) -> list[Standing]:
         try:
             if team is not None:
@@ -281,11 +343,12 @@ class RedisLeaderboard:
                 mine = next((s.rank for s in ranked if s.user_id == user_id), None)
                 if mine is None:
                     return []
-                return ranked[max(0, mine - 1 - radius) : mine + radius]
-            flat, first = await self._read(board, "around", user_id, radius)
+                up, down = window(mine - 1, len(ranked) - mine, limit)
+                return ranked[mine - 1 - up : mine + down]
+            flat, first = await self._read(board, "around", user_id, limit)
         except RedisError as exc:
             log.warning("leaderboard read from the database: Redis failed (%s)", exc)
-            return await self.fallback.around(board, user_id, radius, team=team)
+            return await self.fallback.around(board, user_id, limit, team=team)
         return _standings(flat, first)
 
     async def places(
@@ -295,7 +358,9 @@ class RedisLeaderboard:
         old: tuple[float, datetime] | None,
         new: tuple[float, datetime],
     ) -> tuple[int | None, int] | None:
-        if board in self._stale:
+        # Asked inside an event's transaction: no other may be opened to learn the scope (on
+        # SQLite it would wait for this one); the first write after a commit learns it.
+        if board in self._stale or not self._scoped:
             return None
         try:
             found = await self._places_script(

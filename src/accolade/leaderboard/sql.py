@@ -1,8 +1,10 @@
 """The leaderboard read from the database itself: the embedded default, and the truth.
 
 Top N walks the board's index in order (`ix_leaderboard_entries_board_order`) with a window
-function for the places; a user's place is counted on the same index; neighbours are the rows
-just before and after the user's, in order. Nothing sorts the whole board.
+function for the places; a user's place is summed from the board's bucket counts and the rows of
+the user's bucket (`storage.leaderboards.bucket_ahead`: the same cost at any depth); neighbours
+are the rows just before and after the user's, in order. Nothing sorts or counts the whole
+board. Within a team (small by nature) the members ahead are counted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accolade.leaderboard.base import Board, EntryChange, Standing
+from accolade.leaderboard.base import Board, EntryChange, Standing, window
 from accolade.storage import leaderboards as rows
 from accolade.storage.database import Database
 from accolade.storage.models import LeaderboardEntry, TeamMember
@@ -53,33 +55,34 @@ class SqlLeaderboard:
         return found[0] if found else None
 
     async def around(
-        self, board: Board, user_id: int, radius: int, *, team: int | None = None
+        self, board: Board, user_id: int, limit: int, *, team: int | None = None
     ) -> list[Standing]:
         async with self.database.transaction() as session:
             found = await _standing(session, board, user_id, team)
             if found is None:
                 return []
             me, reached_at = found
+            # Up to `limit - 1` either side (two short index ranges), then the window of them.
+            reach = max(limit - 1, 0)
             base = _in_team(select(E.user_id, E.value).where(rows.on_board(board)), team)
-            above = await session.execute(
-                base.where(rows.ahead_of(me.value, reached_at, user_id))
-                .order_by(E.value.asc(), E.reached_at.desc(), E.user_id.desc())
-                .limit(radius)
-            )
-            below = await session.execute(
-                base.where(rows.behind(me.value, reached_at, user_id))
-                .order_by(*rows.BOARD_ORDER)
-                .limit(radius)
-            )
-            upper = [
-                Standing(me.rank - i, uid, value)
-                for i, (uid, value) in enumerate(above.all(), start=1)
-            ]
-            lower = [
-                Standing(me.rank + i, uid, value)
-                for i, (uid, value) in enumerate(below.all(), start=1)
-            ]
-        return [*reversed(upper), me, *lower]
+            above = (
+                await session.execute(
+                    base.where(rows.ahead_of(me.value, reached_at, user_id))
+                    .order_by(E.value.asc(), E.reached_at.desc(), E.user_id.desc())
+                    .limit(reach)
+                )
+            ).all()
+            below = (
+                await session.execute(
+                    base.where(rows.behind(me.value, reached_at, user_id))
+                    .order_by(*rows.BOARD_ORDER)
+                    .limit(reach)
+                )
+            ).all()
+        up, down = window(len(above), len(below), limit)
+        upper = [Standing(me.rank - i, uid, value) for i, (uid, value) in enumerate(above, 1)]
+        lower = [Standing(me.rank + i, uid, value) for i, (uid, value) in enumerate(below, 1)]
+        return [*reversed(upper[:up]), me, *lower[:down]]
 
     async def places(
         self,
@@ -111,5 +114,13 @@ async def _standing(
     if row is None:
         return None
     value, reached_at = row
-    ahead = await session.scalar(rows.count_ahead(board, value, reached_at, user_id, team))
+    if team is not None:
+        ahead = await session.scalar(rows.count_ahead(board, value, reached_at, user_id, team))
+    else:
+        # The user's own row lies in its own bucket, which `bucket_ahead` leaves it out of.
+        ahead = await session.scalar(
+            select(
+                rows.bucket_ahead(board, value, reached_at, user_id, **rows.bucket_bounds(value))
+            )
+        )
     return Standing(int(ahead or 0) + 1, user_id, value), reached_at

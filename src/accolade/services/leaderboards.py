@@ -2,9 +2,11 @@
 
 The engine tells `metrics_moved` how much each metric of a user moved, inside the event's
 transaction and under the user's lock. The moves of all the transaction's events are summed and
-written by one upsert as it commits; the user's place before and after on each moved metric's
-headline board (this month for revenue, all time for other metrics) is counted from the rows
-(or read from the Redis copy), never by sorting a board. Sales (revenue, signups)
+written by one upsert as it commits, with the changes of the boards' bucket counts (the
+order-statistic index of `storage.leaderboards`). The user's place before and after on each
+moved metric's headline board (this month for revenue, all time for other metrics) is summed
+from those counts and the rows of one bucket (or read from the Redis copy), never by counting
+every row ahead: its cost does not grow with the board. Sales (revenue, signups)
 then follow seed 000's `analyzeSalesRepUpdate`: the highest monthly threshold crossed is
 celebrated, and the rep's place on this month's revenue board goes out as `rankings:update`.
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Float, Integer, Select, bindparam, event, select
+from sqlalchemy import BigInteger, Float, Integer, Select, bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -53,7 +55,7 @@ UNRANKED_METRICS = SALES_METRICS - {RANKED_SALES_METRIC}
 REFRESH_INTERVAL_S = 1.0
 MAX_LIMIT = 100
 _PENDING = "accolade.leaderboards.pending"
-# Places counted in one statement (two scalar subqueries each): bounded so a batch of 1,000
+# Places counted in one statement (ten scalar subqueries each): bounded so a batch of 1,000
 # events does not make one enormous statement.
 COUNT_CHUNK = 100
 
@@ -61,13 +63,6 @@ COUNT_CHUNK = 100
 def headline_period(metric: str) -> Period:
     """The board whose place changes an event reports: this month for sales, else all time."""
     return "month" if metric in SALES_METRICS else "all"
-
-
-def _ordered(
-    a: tuple[float, datetime], b: tuple[float, datetime]
-) -> tuple[tuple[float, datetime], tuple[float, datetime]]:
-    """(better, worse) of two positions of one user: higher value, then reached earlier."""
-    return (a, b) if (-a[0], a[1]) <= (-b[0], b[1]) else (b, a)
 
 
 def _moved(position: Position | None, delta: float, now: datetime) -> Position:
@@ -112,6 +107,9 @@ class _Transaction:
     positions: dict[tuple[Board, int], Position | None] = field(default_factory=dict)
     # board -> {user: position when the transaction began}: rows it has moved, not yet written.
     initial: dict[Board, dict[int, Position | None]] = field(default_factory=dict)
+    # (board, user) -> the value when the transaction began, for every row it moves (watched
+    # or not): its bucket counts move from there to the written row's value at the commit.
+    first: dict[tuple[Board, int], float | None] = field(default_factory=dict)
     # (board, user) -> (delta summed over the transaction's events, reached_at).
     moves: dict[tuple[Board, int], Position] = field(default_factory=dict)
     changes: list[EntryChange] = field(default_factory=list)
@@ -149,6 +147,10 @@ class _Plan:
     @property
     def user(self) -> User:
         return self.move.user
+
+    def moved_boards(self) -> list[Board]:
+        """Every board this move writes: each moved metric in every period."""
+        return [Board(m, period, self.keys[period]) for m in self.moved for period in PERIODS]
 
     def rank_changes(self) -> list[dict[str, Any]]:
         changes: list[dict[str, Any]] = []
@@ -190,40 +192,38 @@ def _plan(move: MetricMove) -> _Plan | None:
     return _Plan(move, moved, keys, headline, list(dict.fromkeys(watched)), sales)
 
 
-async def _count_places(session: AsyncSession, counted: list[tuple[_Plan, Board]]) -> None:
-    """Count the places of (plan, board) pairs in one statement: the new place (as long as the
-    place is deep) and the places moved (as long as the move is), from which the old follows.
-    Only the other users' rows are counted: a user's own row still holds where the transaction
-    began (its moves are written at the commit)."""
+async def _count_places(
+    session: AsyncSession, counted: list[tuple[_Plan, Board]], pending: _Transaction
+) -> None:
+    """Count the places of (plan, board) pairs in one statement, the new and the previous one
+    alike, each from the board's bucket counts and the rows of one bucket (`bucket_ahead`):
+    the cost is the same at any depth and for any jump. Only the other users' rows count: a
+    user's own row still holds where the transaction began (its moves are written at the
+    commit), and is taken off where the counts above the position include it."""
     if not counted:
         return
     params: dict[str, Any] = {}
+    owns: list[float | None] = []
     for i, (plan, board) in enumerate(counted):
-        new, old = plan.after[board], plan.before.get(board)
-        upper, lower = _ordered(new, old) if old is not None else (new, new)
-        params.update(
-            {
-                f"m{i}": board.metric,
-                f"p{i}": board.period,
-                f"k{i}": board.period_key,
-                f"u{i}": plan.user.id,
-                f"v{i}": new[0],
-                f"a{i}": new[1],
-                f"uv{i}": upper[0],
-                f"ua{i}": upper[1],
-                f"lv{i}": lower[0],
-                f"la{i}": lower[1],
-            }
-        )
+        new = plan.after[board]
+        old = plan.before.get(board, new)  # a newcomer's previous place is not used
+        own = pending.initial.get(board, {}).get(plan.user.id)
+        owns.append(own[0] if own is not None else None)
+        params.update({f"m{i}": board.metric, f"p{i}": board.period, f"k{i}": board.period_key})
+        params[f"u{i}"] = plan.user.id
+        for tag, (value, at) in (("n", new), ("o", old)):
+            params[f"{tag}v{i}"] = value
+            params[f"{tag}a{i}"] = at
+            for name, bound in rows.bucket_bounds(value).items():
+                params[f"{tag}{name}{i}"] = bound
     found = list((await session.execute(_count_statement(len(counted)), params)).one())
     for i, (plan, board) in enumerate(counted):
-        new_rank = int(found[2 * i]) + 1
+        new_value = plan.after[board][0]
+        new_rank = int(found[2 * i]) + 1 - rows.counted_above(owns[i], new_value)
         previous_rank: int | None = None
-        old = plan.before.get(board)
-        if old is not None:
-            moved = int(found[2 * i + 1])
-            went_up = _ordered(plan.after[board], old)[0] != old
-            previous_rank = new_rank + moved if went_up else new_rank - moved
+        if board in plan.before:
+            old_value = plan.before[board][0]
+            previous_rank = int(found[2 * i + 1]) + 1 - rows.counted_above(owns[i], old_value)
         plan.places[board] = (previous_rank, new_rank)
 
 
@@ -231,22 +231,23 @@ async def _count_places(session: AsyncSession, counted: list[tuple[_Plan, Board]
 def _count_statement(pairs: int) -> Select[Any]:
     """The counting statement for `pairs` places, built once per size with bound parameters
     (building SQL expressions per event cost more than running them)."""
-    counts = []
+    counts: list[Any] = []
     for i in range(pairs):
         board = cast(Board, _BoundBoard(bindparam(f"m{i}"), bindparam(f"p{i}"), bindparam(f"k{i}")))
-        uid = cast(int, bindparam(f"u{i}", type_=Integer()))
-        value = cast(float, bindparam(f"v{i}", type_=Float()))
-        at = cast(datetime, bindparam(f"a{i}", type_=UTCDateTime()))
-        upper = (
-            cast(float, bindparam(f"uv{i}", type_=Float())),
-            cast(datetime, bindparam(f"ua{i}", type_=UTCDateTime())),
-        )
-        lower = (
-            cast(float, bindparam(f"lv{i}", type_=Float())),
-            cast(datetime, bindparam(f"la{i}", type_=UTCDateTime())),
-        )
-        counts.append(rows.count_ahead(board, value, at, uid, others_only=True).scalar_subquery())
-        counts.append(rows.count_between(board, upper, lower, uid).scalar_subquery())
+        uid = bindparam(f"u{i}", type_=Integer())
+        for tag in ("n", "o"):
+            counts.append(
+                rows.bucket_ahead(
+                    board,
+                    bindparam(f"{tag}v{i}", type_=Float()),
+                    bindparam(f"{tag}a{i}", type_=UTCDateTime()),
+                    uid,
+                    coarse=bindparam(f"{tag}coarse{i}", type_=BigInteger()),
+                    fine=bindparam(f"{tag}fine{i}", type_=BigInteger()),
+                    fine_stop=bindparam(f"{tag}fine_stop{i}", type_=BigInteger()),
+                    upper=bindparam(f"{tag}upper{i}", type_=Float()),
+                )
+            )
     return select(*counts)
 
 
@@ -304,20 +305,24 @@ class LeaderboardService:
         pending = self._pending(session)
         now = self.clock()
         plans = [plan for move in moves if (plan := _plan(move)) is not None]
+        # The rows watched, and every row moved (its bucket counts move at the commit), as they
+        # were before this transaction: read in one statement, under the users' locks.
         unknown = list(
             dict.fromkeys(
                 (board, plan.user.id)
                 for plan in plans
-                for board in plan.watched
-                if (board, plan.user.id) not in pending.positions
+                for board in [*plan.watched, *plan.moved_boards()]
+                if (board, plan.user.id) not in pending.first
             )
         )
         if unknown:
             found = await rows.current_rows_many(session, unknown)
             for board, user_id in unknown:
                 position = found.get((board, user_id))
-                pending.positions[(board, user_id)] = position
-                pending.initial.setdefault(board, {})[user_id] = position
+                pending.first[(board, user_id)] = position[0] if position is not None else None
+                if (board, user_id) not in pending.positions:
+                    pending.positions[(board, user_id)] = position
+                    pending.initial.setdefault(board, {})[user_id] = position
         for plan in plans:
             self._apply(plan, pending, now)
         await self._place(session, plans)
@@ -376,8 +381,9 @@ class LeaderboardService:
                     plan.places[board] = found
                 else:
                     counted.append((plan, board))
+        pending = self._pending(session)
         for chunk in range(0, len(counted), COUNT_CHUNK):
-            await _count_places(session, counted[chunk : chunk + COUNT_CHUNK])
+            await _count_places(session, counted[chunk : chunk + COUNT_CHUNK], pending)
 
     async def _sales_update(
         self,
@@ -511,8 +517,17 @@ class LeaderboardService:
                     ((b, uid, d, at) for (b, uid), (d, at) in pending.moves.items()),
                     key=lambda m: (m[0].metric, m[0].period, m[0].period_key, m[1]),
                 )
+                written = len(pending.changes)
                 for statement in rows.upserts(sync_session, moves):
                     pending.changes.extend(rows.changes_of(sync_session.execute(statement)))
+                # The rows' bucket counts, from where each row began to the value written.
+                rows.write_bucket_changes(
+                    sync_session.connection(),
+                    rows.bucket_changes(
+                        (c.board, pending.first[(c.board, c.user_id)], c.value)
+                        for c in pending.changes[written:]
+                    ),
+                )
 
             def committed(_: Session) -> None:
                 self._committed(pending)
@@ -566,8 +581,9 @@ class LeaderboardService:
         limit: int = 10,
         around: UserId | None = None,
     ) -> BoardView:
-        """A board's places, best first: the top `limit`, or `limit` places either side of
-        `around`. The period is the current one, the one containing `at`, or `key`."""
+        """A board's places, best first: the top `limit`, or at most `limit` places holding
+        `around`'s, centred on it (shifted near the top or bottom). The period is the current
+        one, the one containing `at`, or `key`."""
         if key is not None:
             check_key(period, key)
         else:

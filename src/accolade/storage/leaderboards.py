@@ -2,23 +2,54 @@
 
 The listener writes them inside the event's transaction (one multi-row upsert per event); the
 queries here are shared by the SQL store and the rank-change check of that same transaction.
+
+Beside the rows, `leaderboard_buckets` counts each board's rows per value bucket
+(`leaderboard.buckets`), in the same transaction as the rows: a place is the sum of the counts
+above the user's bucket plus the rows ahead inside it (`bucket_ahead`), whatever the board's size.
+Whatever writes or deletes rows keeps the counts right: the listener (`bucket_changes` at its
+commit), a user's deletion (`_forget_users_buckets`, before the rows cascade away), and
+`rebuild_buckets` recounts a board from its rows (a repair, and the benchmark's bulk load).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
 
+from accolade.leaderboard import buckets
 from accolade.leaderboard.base import Board, EntryChange
 from accolade.leaderboard.periods import Period
-from accolade.storage.models import LeaderboardEntry, LeaderboardRefresh, TeamMember
+from accolade.storage.models import (
+    LeaderboardBucket,
+    LeaderboardEntry,
+    LeaderboardRefresh,
+    TeamMember,
+    User,
+)
 from accolade.storage.upsert import insert_for
 
 E = LeaderboardEntry
+B = LeaderboardBucket
 # Best first: higher value, then who reached it first, then the lower internal id.
 BOARD_ORDER = (E.value.desc(), E.reached_at.asc(), E.user_id.asc())
 
@@ -84,23 +115,158 @@ def count_ahead(
     return select(counts[0] + counts[1] + counts[2])
 
 
-def count_between(
+# --- the bucket index ---------------------------------------------------------------------------
+
+
+def _on_buckets(board: Board) -> ColumnElement[bool]:
+    return and_(
+        B.metric == board.metric, B.period == board.period, B.period_key == board.period_key
+    )
+
+
+def bucket_ahead(
     board: Board,
-    upper: tuple[float, datetime],
-    lower: tuple[float, datetime],
-    user_id: int,
-) -> Select[int]:
-    """How many other users' rows lie between the user's positions `upper` (better) and `lower`
-    on `board`: the places the user moved. A range of the index as long as the move."""
-    return (
+    value: Any,
+    reached_at: Any,
+    user_id: Any,
+    *,
+    coarse: Any,
+    fine: Any,
+    fine_stop: Any,
+    upper: Any,
+) -> ColumnElement[int]:
+    """How many rows of `board` come before (value, reached_at, user_id), other than the
+    user's own row when it lies in `value`'s fine bucket: the bucket counts above that bucket
+    (a coarse sum, then the fine ones up to `fine_stop`, the end of its coarse bucket) plus the
+    other rows ahead inside it, whose values lie in [value, upper). Arguments may be values or
+    bound parameters; `coarse`, `fine`, `fine_stop` and `upper` are `value`'s (see
+    `bucket_bounds`). A user's own row in a higher bucket is counted: the caller takes it off.
+
+    Each part is one range of an index (the buckets' primary key, the board order index)."""
+    coarse_sum = (
+        select(func.coalesce(func.sum(B.n), 0))
+        .where(_on_buckets(board), B.level == buckets.COARSE, B.bucket > coarse)
+        .scalar_subquery()
+    )
+    fine_sum = (
+        select(func.coalesce(func.sum(B.n), 0))
+        .where(_on_buckets(board), B.level == buckets.FINE, B.bucket > fine, B.bucket < fine_stop)
+        .scalar_subquery()
+    )
+    parts = [
+        and_(E.value > value, E.value < upper),
+        and_(E.value == value, E.reached_at < reached_at),
+        and_(E.value == value, E.reached_at == reached_at, E.user_id < user_id),
+    ]
+    inside = [
         select(func.count())
         .select_from(E)
-        .where(
-            on_board(board),
-            E.user_id != user_id,
-            behind(upper[0], upper[1], user_id),
-            ahead_of(lower[0], lower[1], user_id),
-        )
+        .where(on_board(board), part, E.user_id != user_id)
+        .scalar_subquery()
+        for part in parts
+    ]
+    return cast(ColumnElement[int], coarse_sum + fine_sum + inside[0] + inside[1] + inside[2])
+
+
+def bucket_bounds(value: float) -> dict[str, Any]:
+    """`value`'s coarse and fine buckets, the end of its coarse one in fine buckets, and the
+    least value above its fine bucket: the bounds `bucket_ahead` takes."""
+    fine = buckets.fine(value)
+    coarse = buckets.coarse_of_fine(fine)
+    return {
+        "coarse": coarse,
+        "fine": fine,
+        "fine_stop": buckets.fine_end(coarse),
+        "upper": buckets.fine_upper(fine),
+    }
+
+
+def counted_above(own: float | None, value: float) -> bool:
+    """Whether `bucket_ahead` for `value` counts the user's own row holding `own`: it does when
+    that row lies in a higher fine bucket (in its own bucket it is left out by user id)."""
+    return own is not None and buckets.fine(own) > buckets.fine(value)
+
+
+def bucket_changes(
+    moves: Iterable[tuple[Board, float | None, float | None]],
+) -> Counter[tuple[str, str, str, int, int]]:
+    """The count changes of rows moving from one value to another ((board, old, new), None for
+    no row): -1 in each bucket left, +1 in each entered; zeros dropped."""
+    deltas: Counter[tuple[str, str, str, int, int]] = Counter()
+    for board, old, new in moves:
+        left = buckets.buckets_of(old) if old is not None else ()
+        entered = buckets.buckets_of(new) if new is not None else ()
+        for level, bucket in left:
+            deltas[(board.metric, board.period, board.period_key, level, bucket)] -= 1
+        for level, bucket in entered:
+            deltas[(board.metric, board.period, board.period_key, level, bucket)] += 1
+    return Counter({key: n for key, n in deltas.items() if n})
+
+
+def _bucket_upsert(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(B)
+    return statement.on_conflict_do_update(
+        index_elements=[B.metric, B.period, B.period_key, B.level, B.bucket],
+        set_={"n": B.n + statement.excluded.n},
+    )
+
+
+def write_bucket_changes(
+    connection: Connection, deltas: Counter[tuple[str, str, str, int, int]]
+) -> None:
+    """Add `deltas` to the counts, in one executemany, in key order: every node locks the
+    count rows in one order, so two transactions sharing rows cannot deadlock."""
+    if not deltas:
+        return
+    connection.execute(
+        _bucket_upsert(connection.dialect.name),
+        [
+            {"metric": m, "period": p, "period_key": k, "level": level, "bucket": b, "n": n}
+            for (m, p, k, level, b), n in sorted(deltas.items())
+        ],
+    )
+
+
+async def rebuild_buckets(session: AsyncSession, board: Board) -> int:
+    """Count `board`'s rows per bucket again from the rows (a repair; bulk loads); returns how
+    many rows were counted. Rows are not written meanwhile: on PostgreSQL a SHARE lock makes
+    writers wait for this transaction (SQLite has one writer at a time by itself)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("LOCK TABLE leaderboard_entries IN SHARE MODE"))
+    values = (await session.scalars(select(E.value).where(on_board(board)))).all()
+    counts = buckets.count(values)
+    await session.execute(delete(B).where(_on_buckets(board)))
+    records = [
+        {
+            "metric": board.metric,
+            "period": board.period,
+            "period_key": board.period_key,
+            "level": level,
+            "bucket": bucket,
+            "n": n,
+        }
+        for (level, bucket), n in sorted(counts.items())
+    ]
+    for start in range(0, len(records), UPSERT_CHUNK_ROWS):
+        await session.execute(insert_for(session, B), records[start : start + UPSERT_CHUNK_ROWS])
+    return len(values)
+
+
+@event.listens_for(User, "before_delete")
+def _forget_users_buckets(_: Mapper[User], connection: Connection, user: User) -> None:
+    """A deleted user's rows go by the foreign key's cascade: take them off the counts first.
+    The user's row is locked first (PostgreSQL), so no event of theirs adds a row meanwhile."""
+    connection.execute(select(User.id).where(User.id == user.id).with_for_update())
+    found = connection.execute(
+        select(E.metric, E.period, E.period_key, E.value).where(E.user_id == user.id)
+    )
+    write_bucket_changes(
+        connection,
+        bucket_changes(
+            (Board(metric, cast(Period, period), key), value, None)
+            for metric, period, key, value in found
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -421,6 +422,21 @@ class LeaderboardEntry(Base):
     )
     value: Mapped[float] = mapped_column(Float, nullable=False, default=0)
     reached_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class LeaderboardBucket(Base):
+    """How many rows of a board hold a value in one bucket (`leaderboard.buckets`): the
+    order-statistic index that places a user without counting every row ahead. Written in the
+    same transaction as the board's rows (`storage.leaderboards`)."""
+
+    __tablename__ = "leaderboard_buckets"
+
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_key: Mapped[str] = mapped_column(String(10), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # 0 coarse, 1 fine
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class LeaderboardRefresh(Base):

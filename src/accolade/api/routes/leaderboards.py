@@ -47,8 +47,10 @@ instant inside it, e.g. `period=month&at=2026-10-15`) or `periodKey` (`2026-10-1
 higher (the moment the value was recorded, not the event's `occurredAt`); on the same instant,
 the user created first. Ranks are 1, 2, 3, ... without gaps.
 
-**Around me**: `around=<userId>` returns up to `limit` places above that user, the user, and up
-to `limit` below (empty when the user has no value on this board); without it, the top `limit`.
+**Around me**: `around=<userId>` returns at most `limit` places in all: that user's, centred
+(`limit=5`: two above, the user, two below; one more below for an even `limit`), shifted near
+the top or the bottom so the answer still holds `limit` places when the board has them; empty
+when the user has no value on this board. Without it, the top `limit`.
 
 **Teams**: `team=<teamId>` ranks only that team's members among themselves.
 
@@ -110,7 +112,7 @@ async def get_leaderboard(
         str | None, Query(min_length=1, max_length=255, description="Only this team's members.")
     ] = None,
     limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description="How many places (either side of `around`).")
+        int, Query(ge=1, le=MAX_LIMIT, description="How many places, `around` included.")
     ] = 10,
     around: Annotated[
         str | None, Query(min_length=1, max_length=255, description="The places around a user.")
