@@ -1,0 +1,1 @@
+"""Pipelines over stored history: replaying events for recompute and what-if."""
