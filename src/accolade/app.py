@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         poll_interval_s=settings.relay_poll_interval_s,
         sinks=[analytics.publish] if analytics else [],
     )
-    database.after_outbox_commit = relay.kick
+    database.after_outbox_commit = relay.committed
     history_store = History(database)
     gateway = Gateway(history_store)
     registry = Registry(database, flush_interval_s=settings.session_flush_interval_s)

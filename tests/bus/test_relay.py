@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import os
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from accolade.app import create_app
 from accolade.bus import from_url
 from accolade.bus.base import Bus, MessageHandler
 from accolade.bus.memory import MemoryBus
-from accolade.bus.messages import RoomMessage, decode_batch
+from accolade.bus.messages import RoomMessage
 from accolade.bus.redis import RedisBus
 from accolade.bus.relay import PRUNED_THROUGH_KEY, Relay
 from accolade.config import Settings
@@ -70,9 +70,9 @@ class RecordingBus:
     async def start(self, handler: MessageHandler) -> None:
         await self.inner.start(handler)
 
-    async def publish(self, message: bytes) -> None:
-        self.published.extend(decode_batch(message))
-        await self.inner.publish(message)
+    async def publish(self, messages: list[RoomMessage]) -> None:
+        self.published.extend(messages)
+        await self.inner.publish(messages)
 
     async def close(self) -> None:
         await self.inner.close()
@@ -261,11 +261,11 @@ class FlakyBus(RecordingBus):
         super().__init__(MemoryBus())
         self.failures = 1
 
-    async def publish(self, message: bytes) -> None:
+    async def publish(self, messages: list[RoomMessage]) -> None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("the bus is down")
-        await super().publish(message)
+        await super().publish(messages)
 
 
 async def test_events_whose_publish_failed_are_published_by_the_next_run(stopped):
@@ -288,10 +288,10 @@ class GatedBus:
     async def start(self, handler: MessageHandler) -> None:
         self.handler = handler
 
-    async def publish(self, message: bytes) -> None:
+    async def publish(self, messages: list[RoomMessage]) -> None:
         await self.gate.wait()
         assert self.handler is not None
-        await self.handler(message)
+        await self.handler(messages)
 
     async def close(self) -> None:
         self.handler = None
@@ -457,13 +457,19 @@ async def bus_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def batch(tag: object, seq: int = 1) -> list[RoomMessage]:
+    """A one-event batch as the relay publishes it."""
+    at = datetime(2026, 12, 3, 9, 30, 15, 123456, tzinfo=UTC)
+    return [RoomMessage(seq=seq, room=TV, event=EVENT, payload={"tag": tag}, created_at=at)]
+
+
 class Inbox:
     def __init__(self) -> None:
-        self.items: list[bytes] = []
+        self.items: list[list[RoomMessage]] = []
         self._changed = asyncio.Event()
 
-    async def __call__(self, message: bytes) -> None:
-        self.items.append(message)
+    async def __call__(self, messages: list[RoomMessage]) -> None:
+        self.items.append(messages)
         self._changed.set()
 
     async def wait_for(self, count: int) -> None:
@@ -484,9 +490,9 @@ async def test_bus_hands_a_published_message_to_the_handler(bus_kind):
     inbox = Inbox()
     await bus.start(inbox)
     try:
-        await bus.publish(b'{"hello": 1}')
+        await bus.publish(batch("hello"))
         await inbox.wait_for(1)
-        assert inbox.items == [b'{"hello": 1}']
+        assert inbox.items == [batch("hello")]
     finally:
         await bus.close()
 
@@ -496,7 +502,7 @@ async def test_bus_delivers_messages_in_publish_order(bus_kind):
     inbox = Inbox()
     await bus.start(inbox)
     try:
-        sent = [f"message-{n}".encode() for n in range(200)]
+        sent = [batch(f"message-{n}", n + 1) for n in range(200)]
         for message in sent:
             await bus.publish(message)
         await inbox.wait_for(len(sent))
@@ -512,7 +518,7 @@ async def test_redis_bus_reaches_every_node_in_order():
     await first.start(inboxes[0])
     await second.start(inboxes[1])
     try:
-        sent = [f"m{n}".encode() for n in range(50)]
+        sent = [batch(f"m{n}", n + 1) for n in range(50)]
         for n, message in enumerate(sent):
             await (first if n % 2 else second).publish(message)
         for inbox in inboxes:
@@ -539,12 +545,12 @@ async def test_two_clusters_on_one_redis_never_hear_each_other():
     await node_a2.start(inbox_a2, scope_a)
     await node_b.start(inbox_b, scope_b)
     try:
-        await node_a1.publish(b"for cluster a")
-        await node_b.publish(b"for cluster b")
+        await node_a1.publish(batch("for cluster a"))
+        await node_b.publish(batch("for cluster b"))
         await inbox_a2.wait_for(1)
         await inbox_b.wait_for(1)
-        assert inbox_a2.items == [b"for cluster a"]
-        assert inbox_b.items == [b"for cluster b"]
+        assert inbox_a2.items == [batch("for cluster a")]
+        assert inbox_b.items == [batch("for cluster b")]
     finally:
         for node in (node_a1, node_a2, node_b):
             await node.close()

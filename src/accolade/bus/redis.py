@@ -1,4 +1,5 @@
-"""Redis pub/sub between nodes: every node subscribes to one channel and handles what arrives."""
+"""Redis pub/sub between nodes: every node subscribes to one channel and handles what arrives.
+A batch travels as one JSON message (`bus.messages`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import redis.asyncio as aioredis
 
 from accolade.bus.base import MessageHandler
+from accolade.bus.messages import RoomMessage, decode_batch, encode_batch
 
 log = logging.getLogger("accolade.bus")
 CHANNEL = "accolade:room-events"
@@ -50,7 +52,7 @@ class RedisBus:
                         if message.get("type") != "message":
                             continue
                         try:
-                            await handler(message["data"])
+                            await handler(decode_batch(message["data"]))
                         except Exception:
                             log.exception("bus handler failed")
             except asyncio.CancelledError:
@@ -60,8 +62,8 @@ class RedisBus:
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 5.0)
 
-    async def publish(self, message: bytes) -> None:
-        await self._client.publish(self.channel, message)
+    async def publish(self, messages: list[RoomMessage]) -> None:
+        await self._client.publish(self.channel, encode_batch(messages))
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -19,10 +19,11 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.bus.base import Bus
-from accolade.bus.messages import RoomMessage, encode_batch
+from accolade.bus.messages import RoomMessage
 from accolade.storage.background import Repeating
 from accolade.storage.database import Database
 from accolade.storage.models import InstanceSetting, RoomEvent, utcnow
+from accolade.storage.outbox import Written
 from accolade.storage.upsert import insert_for
 
 log = logging.getLogger("accolade.relay")
@@ -53,9 +54,20 @@ class Relay:
         self.sinks = sinks or []
         self._local = asyncio.Lock()
         self._loop = Repeating("outbox-relay", self._pass, retry_s=poll_interval_s)
+        # Room events this node committed and has not published yet, by row id: published from
+        # memory, without reading back what was just written. Rows of other nodes (or left over
+        # by a crash) are read from the database.
+        self._fresh: dict[int, Written] = {}
 
     def kick(self) -> None:
         """Called after a commit that wrote room events: relay them now rather than at the poll."""
+        self._loop.kick()
+
+    def committed(self, written: list[Written]) -> None:
+        """A transaction committed these room events (`Database.after_outbox_commit`)."""
+        if self._loop.running:
+            for row in written:
+                self._fresh[row.id] = row
         self._loop.kick()
 
     async def start(self) -> None:
@@ -63,6 +75,7 @@ class Relay:
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         await self._loop.stop(timeout_s)
+        self._fresh.clear()
 
     async def _pass(self) -> float:
         while await self.relay_once() >= self.batch_size:
@@ -78,21 +91,15 @@ class Relay:
         events again before anything newer, so live clients still get them, in order.
         """
         async with self._local, self._cluster_lock():
+            known = set(self._fresh)
             async with self.database.transaction() as session:
-                published_through = await self._number_pending(session)
-                rows = (
-                    await session.scalars(
-                        select(RoomEvent)
-                        .where(RoomEvent.seq > published_through)
-                        .order_by(RoomEvent.seq)
-                        .limit(self.batch_size)
-                    )
-                ).all()
-                messages = [to_message(row) for row in rows]
+                published_through, newest, numbered = await self._number_pending(session)
+                messages = await self._messages(session, published_through, newest, numbered)
+            self._forget(known, numbered)
             if not messages:
                 return 0
             # Committed: publish while still holding the cluster lock (see the module docstring).
-            await self.bus.publish(encode_batch(messages))
+            await self.bus.publish(messages)
             async with self.database.transaction() as session:
                 await _set_setting(session, PUBLISHED_THROUGH_KEY, messages[-1].seq)
             for sink in self.sinks:
@@ -102,8 +109,67 @@ class Relay:
                     log.exception("a relay sink failed; the screens were served")
             return len(messages)
 
-    async def _number_pending(self, session: AsyncSession) -> int:
-        """Give pending rows their ids; returns the published-through watermark."""
+    async def _messages(
+        self,
+        session: AsyncSession,
+        published_through: int,
+        newest: int,
+        numbered: list[tuple[int, int]],
+    ) -> list[RoomMessage]:
+        """What to publish, in id order: rows numbered earlier but not published yet (a failed
+        publish: from the database), then the rows just numbered (from memory when this node
+        wrote them)."""
+        backlog: list[RoomMessage] = []
+        if published_through < newest:
+            rows = await session.scalars(
+                select(RoomEvent)
+                .where(RoomEvent.seq > published_through)
+                .order_by(RoomEvent.seq)
+                .limit(self.batch_size)
+            )
+            backlog = [to_message(row) for row in rows.all() if row.seq is not None]
+            backlog = [m for m in backlog if m.seq <= newest]
+            if len(backlog) >= self.batch_size:
+                return backlog  # the rows just numbered follow in the next run
+        unknown = [row_id for row_id, _ in numbered if row_id not in self._fresh]
+        read: dict[int, RoomEvent] = {}
+        if unknown:
+            found = await session.scalars(select(RoomEvent).where(RoomEvent.id.in_(unknown)))
+            read = {row.id: row for row in found.all()}
+        fresh: list[RoomMessage] = []
+        for row_id, seq in numbered:
+            mine = self._fresh.get(row_id)
+            if mine is not None:
+                fresh.append(
+                    RoomMessage(
+                        seq=seq,
+                        room=mine.room,
+                        event=mine.event,
+                        payload=mine.payload,
+                        created_at=mine.created_at,
+                        namespace=mine.namespace,
+                    )
+                )
+            else:
+                fresh.append(to_message(read[row_id]))  # numbered above, in this transaction
+        return backlog + fresh
+
+    def _forget(self, known: set[int], numbered: list[tuple[int, int]]) -> None:
+        """Drop what this run numbered, and rows this node wrote that another node's relay
+        numbered already (committed before this run looked, yet not pending any more)."""
+        for row_id, _ in numbered:
+            self._fresh.pop(row_id, None)
+        full = len(numbered) >= self.batch_size
+        highest = numbered[-1][0] if numbered else 0
+        for row_id in known:
+            if not full or row_id < highest:
+                self._fresh.pop(row_id, None)
+
+    async def _number_pending(
+        self, session: AsyncSession
+    ) -> tuple[int, int, list[tuple[int, int]]]:
+        """Give pending rows their ids; returns the published-through watermark, the newest id
+        before this run, and the (row id, id) pairs it gave."""
         newest = await session.scalar(select(func.max(RoomEvent.seq))) or 0
         stored = await _get_setting(session, PUBLISHED_THROUGH_KEY)
         # First run on a database: what is numbered already went out before tracking existed.
@@ -119,15 +185,15 @@ class Relay:
         if stored is None:
             await _set_setting(session, PUBLISHED_THROUGH_KEY, published_through)
         if not pending:
-            return published_through
+            return published_through, newest, []
         pruned = await _get_setting(session, PRUNED_THROUGH_KEY) or 0
         next_seq = max(newest, pruned) + 1
+        numbered = [(row_id, next_seq + offset) for offset, row_id in enumerate(pending)]
         # One executemany for the batch (an UPDATE by primary key per row).
         await session.execute(
-            update(RoomEvent),
-            [{"id": row_id, "seq": next_seq + offset} for offset, row_id in enumerate(pending)],
+            update(RoomEvent), [{"id": row_id, "seq": seq} for row_id, seq in numbered]
         )
-        return published_through
+        return published_through, newest, numbered
 
     @asynccontextmanager
     async def _cluster_lock(self) -> AsyncIterator[None]:

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from accolade.bus.messages import RoomMessage, decode_batch
+from accolade.bus.messages import RoomMessage
 from accolade.realtime.history import History
 
 log = logging.getLogger("accolade.gateway")
@@ -43,8 +43,8 @@ class Gateway:
     def add_transport(self, transport: Transport) -> None:
         self.transports.append(transport)
 
-    async def on_bus_message(self, raw: bytes) -> None:
-        for message in decode_batch(raw):
+    async def on_bus_message(self, messages: list[RoomMessage]) -> None:
+        for message in messages:
             await self.deliver(message)
 
     async def deliver(self, message: RoomMessage) -> None:

@@ -31,6 +31,10 @@ class Repeating:
     def kick(self) -> None:
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._stopping
+
     async def start(self) -> None:
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name=self.name)

@@ -17,10 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from accolade.storage import outbox
 from accolade.storage.urls import DatabaseUrl
-
-# Set in `session.info` by whoever adds room events, so the commit wakes the relay.
-OUTBOX_WRITTEN = "accolade.outbox_written"
 
 
 class Database:
@@ -37,8 +35,8 @@ class Database:
         self.url = url
         self.engine = _create_engine(url, pool_size, pool_overflow, sqlite_busy_timeout_ms)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Called after a commit that wrote room events (the outbox): the relay's kick.
-        self.after_outbox_commit: Callable[[], None] | None = None
+        # Called after a commit that wrote room events (the outbox), with them: the relay.
+        self.after_outbox_commit: Callable[[list[outbox.Written]], None] | None = None
         # SQLite has one writer at a time. Queueing transactions here, in FIFO order, instead of
         # letting pooled connections race for the file lock means no request ever fails with
         # "database is locked" under load, however many arrive at once.
@@ -57,8 +55,9 @@ class Database:
             session = await stack.enter_async_context(self._sessions())
             async with session.begin():
                 yield session
-            if session.info.pop(OUTBOX_WRITTEN, False) and self.after_outbox_commit is not None:
-                self.after_outbox_commit()
+                written = await outbox.write(session)
+            if written and self.after_outbox_commit is not None:
+                self.after_outbox_commit(written)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
