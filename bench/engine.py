@@ -4,7 +4,12 @@ Defines the same 100 achievements as `bench/ingest.py`, then applies 1,000 event
 users either as one batch (`Engine.ingest_batch`) or as single events from 50 tasks
 (`Engine.ingest`, which group-commits them). Usage:
 
-    .venv/bin/python bench/engine.py --database postgresql|sqlite --mode batch|single
+    .venv/bin/python bench/engine.py --database postgresql|sqlite --mode batch|single \
+        [--board-users 1000000]
+
+`--board-users N` (PostgreSQL) first loads N more users holding a value on each moved metric's
+all-time board (COPY, values 0..N/4 with ties, bucket counts recounted), so the boards the
+events move hold N + 1,000 users: the bench's users sit at the bottom, the deepest places.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -28,9 +35,58 @@ from accolade.app import create_app
 from accolade.auth import issue_token
 from accolade.config import Settings
 from accolade.domain.identity import Role
+from accolade.leaderboard.base import Board
 from accolade.services.engine import EventCommand
+from accolade.storage import leaderboards as rows
+from accolade.storage.database import Database
 
 SECRET = "bench-secret-" + "x" * 40
+
+
+async def preload(url: str, database: Database, users: int) -> None:
+    """`users` users with a value on each metric's all-time board (ids after the bench's)."""
+    connection = await asyncpg.connect(url)
+    started = time.perf_counter()
+    try:
+        rng = random.Random(7)
+        now = datetime.now(UTC)
+        first = 1_000_000_000  # far above the ids the engine gives the bench's own users
+        ids = range(first, first + users)
+        await connection.copy_records_to_table(
+            "users",
+            records=((i, f"board-{i}", False, f"Board {i}", now, now) for i in ids),
+            columns=["id", "user_key", "key_is_int", "user_name", "created_at", "updated_at"],
+        )
+        for metric in METRICS:
+            await connection.copy_records_to_table(
+                "leaderboard_entries",
+                records=(
+                    (
+                        metric,
+                        "all",
+                        "all",
+                        i,
+                        float(rng.randint(0, users // 4)),
+                        now - timedelta(seconds=rng.randint(0, 10_000_000)),
+                    )
+                    for i in ids
+                ),
+                columns=["metric", "period", "period_key", "user_id", "value", "reached_at"],
+            )
+    finally:
+        await connection.close()
+    async with database.transaction() as session:
+        for metric in METRICS:
+            await rows.rebuild_buckets(session, Board(metric, "all", "all"))
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
+    print(
+        f"preloaded {users:,} users on {len(METRICS)} boards in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
 
 
 async def main() -> None:
@@ -38,6 +94,7 @@ async def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--mode", choices=["batch", "single"], default="batch")
+    parser.add_argument("--board-users", type=int, default=0)
     args = parser.parse_args()
     admin = None
     name = f"accolade_bench_{uuid.uuid4().hex[:8]}"
@@ -56,6 +113,8 @@ async def main() -> None:
     app = create_app(settings)
     try:
         async with app.router.lifespan_context(app):
+            if args.board_users:
+                await preload(url, app.state.services.database, args.board_users)
             headers = {"Authorization": f"Bearer {issue_token(SECRET, 'b', Role.SERVICE, 3600)}"}
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
@@ -81,7 +140,8 @@ async def main() -> None:
                 await asyncio.gather(*(one(c) for c in commands))
             seconds = time.perf_counter() - started
         print(
-            f"{args.database} {args.mode}: {args.events / seconds:.0f} events/s, "
+            f"{args.database} {args.mode} ({args.board_users + 1000:,} users a board): "
+            f"{args.events / seconds:.0f} events/s, "
             f"{seconds * 1000 / args.events:.2f} ms an event (load {os.getloadavg()[0]:.2f})"
         )
     finally:

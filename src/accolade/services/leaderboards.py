@@ -21,14 +21,13 @@ truth, so a lost write only means the copy is rebuilt).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, Select, bindparam, event, select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -42,7 +41,7 @@ from accolade.storage import leaderboards as rows
 from accolade.storage import teams as teams_repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
-from accolade.storage.models import User, UTCDateTime, utcnow
+from accolade.storage.models import User, utcnow
 from accolade.storage.outbox import add_room_event
 
 log = logging.getLogger("accolade.leaderboards")
@@ -55,8 +54,8 @@ UNRANKED_METRICS = SALES_METRICS - {RANKED_SALES_METRIC}
 REFRESH_INTERVAL_S = 1.0
 MAX_LIMIT = 100
 _PENDING = "accolade.leaderboards.pending"
-# Places counted in one statement (ten scalar subqueries each): bounded so a batch of 1,000
-# events does not make one enormous statement.
+# Places counted in one statement (two positions each): bounded so a batch of 1,000 events
+# does not make one enormous statement.
 COUNT_CHUNK = 100
 
 
@@ -203,61 +202,24 @@ async def _count_places(
     if not counted:
         return
     params: dict[str, Any] = {}
-    owns: list[float | None] = []
+    asked: list[tuple[int, bool, float]] = []  # (pair, is the new place, value)
     for i, (plan, board) in enumerate(counted):
-        new = plan.after[board]
-        old = plan.before.get(board, new)  # a newcomer's previous place is not used
-        own = pending.initial.get(board, {}).get(plan.user.id)
-        owns.append(own[0] if own is not None else None)
-        params.update({f"m{i}": board.metric, f"p{i}": board.period, f"k{i}": board.period_key})
-        params[f"u{i}"] = plan.user.id
-        for tag, (value, at) in (("n", new), ("o", old)):
-            params[f"{tag}v{i}"] = value
-            params[f"{tag}a{i}"] = at
-            for name, bound in rows.bucket_bounds(value).items():
-                params[f"{tag}{name}{i}"] = bound
-    found = list((await session.execute(_count_statement(len(counted)), params)).one())
-    for i, (plan, board) in enumerate(counted):
-        new_value = plan.after[board][0]
-        new_rank = int(found[2 * i]) + 1 - rows.counted_above(owns[i], new_value)
-        previous_rank: int | None = None
+        positions = [(True, plan.after[board])]
         if board in plan.before:
-            old_value = plan.before[board][0]
-            previous_rank = int(found[2 * i + 1]) + 1 - rows.counted_above(owns[i], old_value)
+            positions.append((False, plan.before[board]))
+        for is_new, (value, at) in positions:
+            params.update(rows.ahead_params(len(asked), board, value, at, plan.user.id))
+            asked.append((i, is_new, value))
+    found = (await session.execute(rows.ahead_many(len(asked)), params)).all()
+    places: list[list[int | None]] = [[None, 0] for _ in counted]
+    for (_, ahead), (i, is_new, value) in zip(found, asked, strict=True):
+        plan, board = counted[i]
+        own = pending.initial.get(board, {}).get(plan.user.id)
+        place = int(ahead) + 1 - rows.counted_above(own[0] if own else None, value)
+        places[i][1 if is_new else 0] = place
+    for (plan, board), (previous_rank, new_rank) in zip(counted, places, strict=True):
+        assert new_rank is not None
         plan.places[board] = (previous_rank, new_rank)
-
-
-@functools.cache
-def _count_statement(pairs: int) -> Select[Any]:
-    """The counting statement for `pairs` places, built once per size with bound parameters
-    (building SQL expressions per event cost more than running them)."""
-    counts: list[Any] = []
-    for i in range(pairs):
-        board = cast(Board, _BoundBoard(bindparam(f"m{i}"), bindparam(f"p{i}"), bindparam(f"k{i}")))
-        uid = bindparam(f"u{i}", type_=Integer())
-        for tag in ("n", "o"):
-            counts.append(
-                rows.bucket_ahead(
-                    board,
-                    bindparam(f"{tag}v{i}", type_=Float()),
-                    bindparam(f"{tag}a{i}", type_=UTCDateTime()),
-                    uid,
-                    coarse=bindparam(f"{tag}coarse{i}", type_=BigInteger()),
-                    fine=bindparam(f"{tag}fine{i}", type_=BigInteger()),
-                    fine_stop=bindparam(f"{tag}fine_stop{i}", type_=BigInteger()),
-                    upper=bindparam(f"{tag}upper{i}", type_=Float()),
-                )
-            )
-    return select(*counts)
-
-
-@dataclass(frozen=True, slots=True)
-class _BoundBoard:
-    """A board whose metric, period and key are bound parameters (see `_count_statement`)."""
-
-    metric: Any
-    period: Any
-    period_key: Any
 
 
 class LeaderboardService:
@@ -518,8 +480,7 @@ class LeaderboardService:
                     key=lambda m: (m[0].metric, m[0].period, m[0].period_key, m[1]),
                 )
                 written = len(pending.changes)
-                for statement in rows.upserts(sync_session, moves):
-                    pending.changes.extend(rows.changes_of(sync_session.execute(statement)))
+                pending.changes.extend(rows.upsert_rows(sync_session.connection(), moves))
                 # The rows' bucket counts, from where each row began to the value written.
                 rows.write_bucket_changes(
                     sync_session.connection(),

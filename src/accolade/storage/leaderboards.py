@@ -13,16 +13,23 @@ commit), a user's deletion (`_forget_users_buckets`, before the rows cascade awa
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
+    Float,
+    Integer,
     Select,
+    String,
     and_,
+    bindparam,
     case,
     delete,
     event,
@@ -30,6 +37,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,6 +53,7 @@ from accolade.storage.models import (
     LeaderboardRefresh,
     TeamMember,
     User,
+    UTCDateTime,
 )
 from accolade.storage.upsert import insert_for
 
@@ -166,6 +175,75 @@ def bucket_ahead(
         for part in parts
     ]
     return cast(ColumnElement[int], coarse_sum + fine_sum + inside[0] + inside[1] + inside[2])
+
+
+# The columns of one position counted by `ahead_many` (name, type), bound as `{name}{index}`.
+_POSITION = (
+    ("i", Integer),
+    ("m", String),
+    ("p", String),
+    ("k", String),
+    ("u", Integer),
+    ("v", Float),
+    ("a", UTCDateTime),
+    ("coarse", BigInteger),
+    ("fine", BigInteger),
+    ("fine_stop", BigInteger),
+    ("upper", Float),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _BoardColumns:
+    """A board named by columns of a statement instead of values."""
+
+    metric: Any
+    period: Any
+    period_key: Any
+
+
+@functools.cache
+def ahead_many(positions: int) -> Select[Any]:
+    """One statement counting `bucket_ahead` for `positions` positions at once: (index, rows
+    ahead) per position, in index order. The positions are a UNION ALL of bound rows and the
+    counts correlated subqueries over them, so the database plans the counting once, however
+    many positions (a scalar subquery per position made planning cost more than counting).
+    Built once per size; `ahead_params` gives the parameters of each position."""
+    rows_ = [
+        select(*(bindparam(f"{name}{i}", type_=kind()).label(name) for name, kind in _POSITION))
+        for i in range(positions)
+    ]
+    p = (union_all(*rows_) if positions > 1 else rows_[0]).subquery("positions")
+    board = cast(Board, _BoardColumns(p.c.m, p.c.p, p.c.k))
+    ahead = bucket_ahead(
+        board,
+        p.c.v,
+        p.c.a,
+        p.c.u,
+        coarse=p.c.coarse,
+        fine=p.c.fine,
+        fine_stop=p.c.fine_stop,
+        upper=p.c.upper,
+    )
+    return select(p.c.i, ahead).order_by(p.c.i)
+
+
+def ahead_params(
+    index: int, board: Board, value: float, reached_at: datetime, user_id: int
+) -> dict[str, Any]:
+    """The bound parameters of position `index` of `ahead_many`."""
+    bounds = bucket_bounds(value)
+    named = {
+        "i": index,
+        "m": board.metric,
+        "p": board.period,
+        "k": board.period_key,
+        "u": user_id,
+        "v": value,
+        "a": reached_at,
+        **bounds,
+    }
+    return {f"{name}{index}": named[name] for name, _ in _POSITION}
 
 
 def bucket_bounds(value: float) -> dict[str, Any]:
@@ -298,42 +376,52 @@ async def current_rows_many(
 UPSERT_CHUNK_ROWS = 2000
 
 
-def upserts(session: Any, moves: Sequence[tuple[Board, int, float, datetime]]) -> list[Any]:
-    """Statements adding each (board, user id, delta, reached_at) to its row (created at the
-    delta), RETURNING the rows as they then are. Keys must be unique across `moves`: a
-    statement may touch a row once. `session`: an AsyncSession or the Session beneath it."""
-    statements = []
+@functools.cache
+def _row_upsert(dialect: str) -> Any:
+    """Add `value` to a row (created at it), never moving `reached_at` backwards (another
+    node's clock may lag a little: the Redis copy takes a row's writes in reached_at order,
+    whatever order they arrive in); RETURNING the row as it then is. Built once per dialect, so
+    SQLAlchemy compiles it once and sends the rows as an executemany."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(E)
+    return statement.on_conflict_do_update(
+        index_elements=[E.metric, E.period, E.period_key, E.user_id],
+        set_={
+            "value": E.value + statement.excluded.value,
+            "reached_at": case(
+                (statement.excluded.reached_at > E.reached_at, statement.excluded.reached_at),
+                else_=E.reached_at,
+            ),
+        },
+    ).returning(E.metric, E.period, E.period_key, E.user_id, E.value, E.reached_at)
+
+
+def upsert_rows(
+    connection: Connection, moves: Sequence[tuple[Board, int, float, datetime]]
+) -> list[EntryChange]:
+    """Add each (board, user id, delta, reached_at) to its row; returns the rows as written.
+    Keys must be unique across `moves` (a statement may touch a row once)."""
+    if not moves:
+        return []
+    statement = _row_upsert(connection.dialect.name)
+    changes: list[EntryChange] = []
     for start in range(0, len(moves), UPSERT_CHUNK_ROWS):
-        values: list[dict[str, Any]] = [
-            {
-                "metric": board.metric,
-                "period": board.period,
-                "period_key": board.period_key,
-                "user_id": user_id,
-                "value": delta,
-                "reached_at": reached_at,
-            }
-            for board, user_id, delta, reached_at in moves[start : start + UPSERT_CHUNK_ROWS]
-        ]
-        statement = insert_for(session, E).values(values)
-        statements.append(
-            statement.on_conflict_do_update(
-                index_elements=[E.metric, E.period, E.period_key, E.user_id],
-                set_={
-                    "value": E.value + statement.excluded.value,
-                    # Never backwards (another node's clock may lag a little): the Redis copy
-                    # takes a row's writes in reached_at order, whatever order they arrive in.
-                    "reached_at": case(
-                        (
-                            statement.excluded.reached_at > E.reached_at,
-                            statement.excluded.reached_at,
-                        ),
-                        else_=E.reached_at,
-                    ),
-                },
-            ).returning(E.metric, E.period, E.period_key, E.user_id, E.value, E.reached_at)
+        result = connection.execute(
+            statement,
+            [
+                {
+                    "metric": board.metric,
+                    "period": board.period,
+                    "period_key": board.period_key,
+                    "user_id": user_id,
+                    "value": delta,
+                    "reached_at": reached_at,
+                }
+                for board, user_id, delta, reached_at in moves[start : start + UPSERT_CHUNK_ROWS]
+            ],
         )
-    return statements
+        changes.extend(changes_of(result))
+    return changes
 
 
 def changes_of(rows: Any) -> list[EntryChange]:
