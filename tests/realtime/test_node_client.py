@@ -91,7 +91,7 @@ async def test_polling_upgrades_to_websocket_and_receives_celebration(live: Live
     assert_celebration(event["data"], USER_ID, achievement["name"])
 
 
-async def test_join_tv_display_with_since_replays_missed_celebrations(live: LiveServer) -> None:
+async def test_join_tv_display_with_since_answers_joined_then_the_missed_celebrations(live: LiveServer) -> None:
     await celebrate(live)
     (first,) = await room_events(live, TV, 0, 1)
     names = [(await celebrate(live))["name"] for _ in range(2)]
@@ -103,6 +103,7 @@ async def test_join_tv_display_with_since_replays_missed_celebrations(live: Live
         steps=[
             {"emit": "join:tv-display", "data": {"since": first["id"]}},
             {"waitFor": "joined", "match": {"room": TV}},
+            {"collect": "achievement:celebration", "count": 2},
         ],
         timeout_ms=TIMEOUT_MS,
     ) as client:
@@ -110,12 +111,12 @@ async def test_join_tv_display_with_since_replays_missed_celebrations(live: Live
     received = [
         line for line in client.events if line["event"] in ("achievement:celebration", "joined")
     ]
-    assert [line["event"] for line in received] == ["achievement:celebration"] * 2 + ["joined"]
-    assert [line["data"]["eventId"] for line in received[:2]] == [e["id"] for e in missed]
-    assert [line["data"]["title"] for line in received[:2]] == [
+    assert [line["event"] for line in received] == ["joined"] + ["achievement:celebration"] * 2
+    assert [line["data"]["eventId"] for line in received[1:]] == [e["id"] for e in missed]
+    assert [line["data"]["title"] for line in received[1:]] == [
         f"🏅 {name} Badge Earned!" for name in names
     ]
-    assert received[2]["data"]["recovered"] is True
+    assert received[0]["data"]["recovered"] is True
 
 
 async def test_root_contest_subscribe_with_auth_token_answers_joined(live: LiveServer) -> None:

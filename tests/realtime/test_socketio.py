@@ -497,7 +497,7 @@ async def _last_celebration_id(live: LiveServer) -> int:
     return event_id
 
 
-async def test_rejoin_with_since_replays_missed_events_in_order_before_joined(
+async def test_rejoin_with_since_answers_joined_then_the_missed_events_in_order(
     live: LiveServer,
 ) -> None:
     last_id = await _last_celebration_id(live)
@@ -505,8 +505,8 @@ async def test_rejoin_with_since_replays_missed_events_in_order_before_joined(
     stored = await room_events(live, TV, last_id, 3)
     async with SioClient(live, "/leaderboard") as client:
         await client.emit("join:tv-display", {"since": last_id})
-        replayed = [await client.inbox.next() for _ in range(3)]
         joined = await client.inbox.next()
+        replayed = [await client.inbox.next() for _ in range(3)]
     assert [name for name, _ in replayed] == ["achievement:celebration"] * 3
     ids = [data["eventId"] for _, data in replayed]
     assert ids == sorted(ids) and ids[0] > last_id and len(set(ids)) == 3
@@ -564,6 +564,7 @@ async def test_join_with_since_during_a_burst_misses_and_repeats_nothing(
         await sender
     stored = await room_events(live, TV, 0, 250)
     assert [event["eventId"] for event in received] == [event["id"] for event in stored]
+    assert client.inbox.seen[0][0] == "joined"  # before any replayed or live event
 
 
 async def test_rejoin_with_since_older_than_pruned_history_is_not_recovered(

@@ -215,8 +215,9 @@ async def test_game_events_since_replays_missed_events(live: LiveServer) -> None
     await celebrate(live, USER_ID)
     await room_events(live, f"user:{USER_ID}", last_id, 3)
     async with WsClient(live, "/game-events", token(USER_ID), since=last_id) as client:
-        replayed = [await client.inbox.next() for _ in range(3)]
         joined = await client.inbox.next()
+        replayed = [await client.inbox.next() for _ in range(3)]
+    assert joined[0] == "joined"
     assert [kind for kind, _ in replayed] == [
         "achievement:earned",
         "notification",
@@ -290,7 +291,7 @@ async def test_bad_token_answers_unauthorized_and_keeps_connection(live: LiveSer
 # --- catch-up and the one publish path ----------------------------------------------------------
 
 
-async def test_rejoin_with_since_replays_missed_events_in_order_before_joined(
+async def test_rejoin_with_since_answers_joined_then_the_missed_events_in_order(
     live: LiveServer,
 ) -> None:
     async with WsClient(live, "/leaderboard") as client:
@@ -301,17 +302,17 @@ async def test_rejoin_with_since_replays_missed_events_in_order_before_joined(
         await celebrate(live)
     await room_events(live, TV, last_id, 3)
     async with WsClient(live, "/leaderboard") as client:
-        await client.send({"type": "join:tv-display", "since": last_id})
+        # A client that waits for `joined` before it reads on loses nothing.
+        joined = await client.join({"type": "join:tv-display", "since": last_id})
         replayed = [(await client.inbox.next())[1] for _ in range(3)]
-        joined = (await client.inbox.next())[1]
         await celebrate(live)
         live_event = await client.expect("achievement:celebration")
     assert [e["type"] for e in replayed] == ["achievement:celebration"] * 3
     ids = [e["id"] for e in replayed]
     assert ids == sorted(ids) and len(set(ids)) == 3 and ids[0] > last_id
-    assert joined["type"] == "joined"
-    assert joined["data"] == {"room": TV, "recovered": True, "replayed": 3, "lastEventId": ids[-1]}
+    assert joined == {"room": TV, "recovered": True, "replayed": 3, "lastEventId": ids[-1]}
     assert live_event["id"] > ids[-1]
+    assert [e["type"] for e in client.envelopes][:5] == ["joined", *["achievement:celebration"] * 4]
 
 
 async def test_join_with_since_during_a_burst_misses_and_repeats_nothing(
@@ -326,6 +327,7 @@ async def test_join_with_since_during_a_burst_misses_and_repeats_nothing(
         await sender
     stored = await room_events(live, TV, 0, 250)
     assert [envelope["id"] for envelope in received] == [event["id"] for event in stored]
+    assert client.envelopes[0]["type"] == "joined"  # before any replayed or live event
 
 
 async def test_rejoin_with_since_older_than_pruned_history_is_not_recovered(

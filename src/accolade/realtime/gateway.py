@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from accolade.bus.messages import RoomMessage
 from accolade.realtime.history import History
@@ -31,6 +31,16 @@ class Joined:
     recovered: bool | None  # None: no `since` was given
     replayed: int
     last_event_id: int | None
+
+
+def joined_payload(joined: Joined) -> dict[str, Any]:
+    """The `joined` answer as every transport sends it."""
+    payload: dict[str, Any] = {"room": joined.room}
+    if joined.recovered is not None:
+        payload.update(
+            recovered=joined.recovered, replayed=joined.replayed, lastEventId=joined.last_event_id
+        )
+    return payload
 
 
 class Gateway:
@@ -76,35 +86,47 @@ class Gateway:
         room: str,
         since: int | None,
         *,
+        announce: Callable[[Joined], Awaitable[None]] | None = None,
         send: Callable[[RoomMessage], Awaitable[None]],
         visible: Callable[[RoomMessage], bool],
         enter: Callable[[int], None],
     ) -> Joined:
-        """Admit a member to `room`, first replaying what it missed after `since`.
+        """Admit a member to `room`: `joined` first, then what it missed after `since` in id
+        order, then live events, each id once.
 
-        `send` writes one event to this member only, `visible` says whether its transport
-        carries the event, and `enter(floor)` (synchronous) adds the member to live delivery,
-        which must skip events up to `floor` for it: they were replayed from history but may
-        still be on their way over the bus to this node.
+        `announce` writes the `joined` answer to this member (None: none is sent), `send` one
+        event to this member only, `visible` says whether its transport carries the event, and
+        `enter(floor)` (synchronous) adds the member to live delivery, which must skip events up
+        to `floor` for it: they were replayed from history but may still be on the bus.
+        Until `enter`, live events of the room are held here, so none slips in before
+        `joined` or between the replayed ones, and none is lost.
         """
-        if since is None:
-            enter(0)
-            return Joined(room, None, 0, None)
         async with self._hold(room) as buffer:
-            catch_up = await self.history.since(room, since)
-            last = since
-            replayed = 0
-            for message in catch_up.messages:
-                if visible(message):
-                    await send(message)
-                    replayed += 1
-                last = max(last, message.seq)
-            while buffer:  # what went live while we were replaying
+            pending: list[RoomMessage] = []
+            recovered: bool | None = None
+            last = since or 0
+            if since is not None:
+                catch_up = await self.history.since(room, since)
+                recovered = catch_up.recovered
+                pending = catch_up.messages
+                last = max([since, *(message.seq for message in pending)])
+            # What went live while history was read: after the replayed ones, each once.
+            while buffer:
+                message = buffer.pop(0)
+                if message.seq > last:
+                    pending.append(message)
+                    last = message.seq
+            pending = [message for message in pending if visible(message)]
+            joined = Joined(room, recovered, len(pending), last if since is not None else None)
+            if announce is not None:
+                await announce(joined)
+            for message in pending:
+                await send(message)
+            while buffer:  # live while we were writing (awaiting sends): still before entering
                 message = buffer.pop(0)
                 if message.seq > last:
                     if visible(message):
                         await send(message)
-                        replayed += 1
                     last = message.seq
             enter(last if last > self.last_seq else 0)
-        return Joined(room, catch_up.recovered, replayed, last)
+        return joined

@@ -19,7 +19,7 @@ from accolade.domain.errors import DomainError, InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role
 from accolade.realtime import access, frames
 from accolade.realtime.engineio_fastpath import FastSocket, WebSocketTransport, expect_websocket
-from accolade.realtime.gateway import Gateway, Joined
+from accolade.realtime.gateway import Gateway, Joined, joined_payload
 from accolade.realtime.namespaces import LEADERBOARD, ROOT, TRAINING, carries
 from accolade.realtime.registry import Registry, Session
 
@@ -142,8 +142,7 @@ class AccoladeNamespace(socketio.AsyncNamespace):
             principal = await self.principal(sid)
             request = access.join_request(kind, data, principal, self.context.public_display)
             await access.admit(request, principal, self.context.team_membership)
-            joined = await self.join_room(sid, request.room, request.since)
-            await self.emit("joined", _joined_payload(joined), to=sid)
+            await self.join_room(sid, request.room, request.since)
 
         return join
 
@@ -157,8 +156,15 @@ class AccoladeNamespace(socketio.AsyncNamespace):
 
         return leave
 
-    async def join_room(self, sid: str, room: str, since: int | None) -> Joined:
+    async def join_room(
+        self, sid: str, room: str, since: int | None, *, announce: bool = True
+    ) -> Joined:
+        """Join `sid` to `room`: `joined` (unless `announce` is off), the missed events, live."""
         namespace = self.namespace
+
+        async def answer(joined: Joined) -> None:
+            if announce:
+                await self.emit("joined", joined_payload(joined), to=sid)
 
         async def send(message: RoomMessage) -> None:
             await self.emit(message.event, message.data(), to=sid)
@@ -170,17 +176,13 @@ class AccoladeNamespace(socketio.AsyncNamespace):
                 self.context.floors[(sid, room)] = floor
 
         return await self.context.gateway.join(
-            room, since, send=send, visible=lambda m: carries(namespace, m), enter=enter
+            room,
+            since,
+            announce=answer,
+            send=send,
+            visible=lambda m: carries(namespace, m),
+            enter=enter,
         )
-
-
-def _joined_payload(joined: Joined) -> dict[str, Any]:
-    payload: dict[str, Any] = {"room": joined.room}
-    if joined.recovered is not None:
-        payload.update(
-            recovered=joined.recovered, replayed=joined.replayed, lastEventId=joined.last_event_id
-        )
-    return payload
 
 
 class LeaderboardNamespace(AccoladeNamespace):
@@ -214,7 +216,7 @@ class RootNamespace(AccoladeNamespace):
 
     async def on_authenticated(self, sid: str, principal: Principal) -> None:
         if principal.role is Role.USER:
-            await self.join_room(sid, f"user:{principal.subject}", None)
+            await self.join_room(sid, f"user:{principal.subject}", None, announce=False)
 
     async def _require_principal(self, sid: str) -> Principal:
         principal = await self.principal(sid)
@@ -228,8 +230,7 @@ class RootNamespace(AccoladeNamespace):
             if not isinstance(data, dict):
                 raise InvalidInput(f"send `{{{field}: id}}`")
             request = access.join_request(kind, data, principal, self.context.public_display)
-            joined = await self.join_room(sid, request.room, request.since)
-            await self.emit("joined", _joined_payload(joined), to=sid)
+            await self.join_room(sid, request.room, request.since)
             if kind == "contest" and self.context.contest_board is not None:
                 board = await self.context.contest_board(request.room.partition(":")[2])
                 if board is not None:

@@ -28,7 +28,7 @@ from accolade.bus.messages import RoomMessage
 from accolade.domain.errors import DomainError, InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role
 from accolade.realtime import access, fastpath, frames
-from accolade.realtime.gateway import Gateway
+from accolade.realtime.gateway import Gateway, Joined, joined_payload
 from accolade.realtime.namespaces import GAME_EVENTS, LEADERBOARD, TRAINING, carries
 from accolade.realtime.registry import Registry, Session
 
@@ -230,8 +230,7 @@ class PlainWebSockets:
         except DomainError as exc:
             self._error(member, exc)
             since = None
-        joined = await self._join(member, f"user:{principal.subject}", since)
-        member.send(envelope("joined", joined))
+        await self._join(member, f"user:{principal.subject}", since)
 
     async def _read_loop(self, member: Member) -> None:
         websocket = member.websocket
@@ -281,29 +280,26 @@ class PlainWebSockets:
             member.send(envelope("left", {"room": join.room}))
             return
         await access.admit(join, member.principal, self.team_membership)
-        member.send(envelope("joined", await self._join(member, join.room, join.since)))
+        await self._join(member, join.room, join.since)
 
-    async def _join(self, member: Member, room: str, since: int | None) -> dict[str, Any]:
+    async def _join(self, member: Member, room: str, since: int | None) -> None:
+        """Answer `joined`, then replay what the member missed, then admit it to live events."""
         path = member.path
+
+        async def announce(joined: Joined) -> None:
+            member.send(envelope("joined", joined_payload(joined)))
 
         async def send(message: RoomMessage) -> None:
             member.send(envelope(message.event, message.data(), message.seq, message.timestamp))
 
-        joined = await self.gateway.join(
+        await self.gateway.join(
             room,
             since,
+            announce=announce,
             send=send,
             visible=lambda m: carries(path, m),
             enter=lambda floor: self._enter(member, room, floor),
         )
-        payload: dict[str, Any] = {"room": joined.room}
-        if joined.recovered is not None:
-            payload.update(
-                recovered=joined.recovered,
-                replayed=joined.replayed,
-                lastEventId=joined.last_event_id,
-            )
-        return payload
 
     def _error(self, member: Member, exc: DomainError) -> None:
         member.send(envelope("error", {"code": exc.code, "message": exc.message}))
