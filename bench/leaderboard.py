@@ -1,8 +1,9 @@
 """Leaderboard read latency with 1,000,000 users: top 10 and "around me" on PostgreSQL and Redis.
 
 Makes a fresh PostgreSQL database at the head migration, loads N users and one board of N rows
-(`xp`, all time) with COPY (values with many ties, so the tie order is exercised), then copies
-the board to Redis with the store's own `rebuild()` (pipelined), and times the stores' reads as
+(`xp`, all time) with COPY (values with many ties, so the tie order is exercised), counts its
+rows per bucket (`rebuild_buckets`: the index places are summed from), then copies the board to
+Redis with the store's own `rebuild()` (pipelined), and times the stores' reads as
 the API calls them, one at a time. Usage:
 
     .venv/bin/python bench/leaderboard.py [--users 1000000] [--queries 2000] [--store both]
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from accolade.leaderboard.base import Board  # noqa: E402
 from accolade.leaderboard.redis import RedisLeaderboard  # noqa: E402
 from accolade.leaderboard.sql import SqlLeaderboard  # noqa: E402
+from accolade.storage import leaderboards as rows  # noqa: E402
 from accolade.storage import migrate  # noqa: E402
 from accolade.storage.database import Database  # noqa: E402
 from accolade.storage.urls import parse_database_url  # noqa: E402
@@ -43,6 +46,7 @@ PG_SERVER = os.environ.get(
 REDIS_URL = os.environ.get("ACCOLADE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 BOARD = Board("xp", "all", "all")
 RADIUS = 5
+AROUND_LIMIT = 2 * RADIUS + 1  # the user and 5 places either side
 
 
 def ms(samples: list[float]) -> str:
@@ -103,10 +107,38 @@ async def load(dsn: str, users: int) -> None:
         await connection.close()
 
 
+async def index(database: Database) -> None:
+    """Count the loaded board's rows per bucket, as the listener keeps them."""
+    start = time.perf_counter()
+    async with database.transaction() as session:
+        counted = await rows.rebuild_buckets(session, BOARD)
+    print(f"bucket counts of {counted:,} rows in {time.perf_counter() - start:.1f} s")
+
+
+async def check_exact(database: Database, users: int, probes: int = 20) -> None:
+    """The bucket places equal the places counted row by row (the old way), for a few users."""
+    store, rng = SqlLeaderboard(database), random.Random(5)
+    for _ in range(probes):
+        user_id = rng.randint(1, users)
+        found = await store.standing(BOARD, user_id)
+        assert found is not None
+        async with database.transaction() as session:
+            value, at = (
+                await session.execute(
+                    select(rows.E.value, rows.E.reached_at).where(
+                        rows.on_board(BOARD), rows.E.user_id == user_id
+                    )
+                )
+            ).one()
+            ahead = await session.scalar(rows.count_ahead(BOARD, value, at, user_id))
+        assert found.rank == int(ahead or 0) + 1, (user_id, found.rank, ahead)
+    print(f"bucket places equal the rows counted one by one ({probes} users)")
+
+
 async def measure(name: str, store: Any, users: int, queries: int) -> None:
     rng = random.Random(11)
     top = await timed(queries, lambda: store.top(BOARD, 10))
-    around = await timed(queries, lambda: store.around(BOARD, rng.randint(1, users), RADIUS))
+    around = await timed(queries, lambda: store.around(BOARD, rng.randint(1, users), AROUND_LIMIT))
     standing = await timed(queries, lambda: store.standing(BOARD, rng.randint(1, users)))
     print(f"{name:10} top 10           {ms(top)}")
     print(f"{name:10} around me (+-{RADIUS})  {ms(around)}")
@@ -130,6 +162,8 @@ async def main() -> None:
     try:
         await migrate.upgrade(database)
         await load(url, args.users)
+        await index(database)
+        await check_exact(database, args.users)
         if args.store in ("both", "postgresql"):
             await measure("PostgreSQL", SqlLeaderboard(database), args.users, args.queries)
         if args.store in ("both", "redis"):
@@ -141,8 +175,8 @@ async def main() -> None:
             sql = SqlLeaderboard(database)
             assert await redis_store.top(BOARD, 10) == await sql.top(BOARD, 10)
             probe = random.Random(3).randint(1, args.users)
-            assert await redis_store.around(BOARD, probe, RADIUS) == await sql.around(
-                BOARD, probe, RADIUS
+            assert await redis_store.around(BOARD, probe, AROUND_LIMIT) == await sql.around(
+                BOARD, probe, AROUND_LIMIT
             )
             print("Redis and PostgreSQL give the same top 10 and the same neighbours")
     finally:
