@@ -13,13 +13,16 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
+from accolade.app import create_app
+from accolade.config import Settings
 from accolade.leaderboard.base import Board
 from accolade.leaderboard.periods import period_key
 from accolade.leaderboard.redis import RedisLeaderboard
 from accolade.leaderboard.sql import SqlLeaderboard
+from accolade.services.engine import EventCommand
 from accolade.storage import users as users_repo
 from accolade.storage.models import utcnow
-from tests.conftest import unavailable
+from tests.conftest import TEST_SECRET, running, unavailable
 
 # A database number of its own: FLUSHDB here touches nothing of other tests.
 REDIS_URL = os.environ.get("ACCOLADE_TEST_LEADERBOARD_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -181,3 +184,51 @@ async def test_with_redis_the_event_answer_places_come_from_the_copy(
         1,
     )
     assert await redis_store.places(board, 999, None, (0.25, utcnow())) == (None, 5)
+
+
+async def test_two_installations_sharing_a_redis_keep_their_own_boards(tmp_path):
+    probe = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        await probe.ping()
+    except (OSError, TimeoutError, aioredis.RedisError) as exc:
+        unavailable(f"Redis at {REDIS_URL} is unreachable: {exc}")
+    apps = [
+        create_app(
+            Settings(
+                database_url=f"sqlite:///{tmp_path / f'{name}.db'}",
+                redis_url=REDIS_URL,
+                jwt_secret=TEST_SECRET,
+                _env_file=None,  # type: ignore[call-arg]
+            )
+        )
+        for name in ("one", "two")
+    ]
+    prefixes: list[str] = []
+    try:
+        async with running(apps[0]) as one, running(apps[1]) as two:
+            for app, value in ((one, 10), (two, 99), (one, 5), (two, 1)):
+                engine = app.state.services.engine
+                await engine.ingest(EventCommand(user_id=1, type="calls", value=value))
+                await engine.ingest(EventCommand(user_id=2, type="calls", value=value / 2))
+            answers = []
+            for app in (one, two):
+                leaderboards = app.state.services.leaderboards
+                await leaderboards.settled()
+                assert isinstance(leaderboards.store, RedisLeaderboard)
+                prefixes.append(leaderboards.store.key_prefix)
+                view = await leaderboards.board("calls")
+                answers.append([(e["userId"], e["value"]) for e in view.entries])
+            assert answers == [[(1, 15), (2, 7.5)], [(1, 100), (2, 50)]]
+            assert prefixes[0] != prefixes[1] and all(p.startswith("accolade:") for p in prefixes)
+            # An all-time board's keys stay; a period's go a day after the period ends.
+            store = one.state.services.leaderboards.store
+            assert await probe.ttl(store._keys(Board("calls", "all", "all"))[0]) == -1
+            month = Board("calls", "month", period_key("month", utcnow()))
+            ttl_s = await probe.ttl(store._keys(month)[0])
+            assert 86_400 < ttl_s <= 32 * 86_400 + 86_400
+    finally:
+        for prefix in prefixes:
+            keys = [key async for key in probe.scan_iter(f"{prefix}:*")]
+            if keys:
+                await probe.delete(*keys)
+        await probe.aclose()
