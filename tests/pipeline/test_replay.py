@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from accolade.domain.achievements import Operator, Requirement, Timeframe, TimeUnit
 from accolade.domain.events import GAUGES
+from accolade.domain.requirements import holds
 from accolade.pipeline.replay import ReplayRules, UserReplay, replay, replay_user
 from accolade.services.rules import Rule, Rules
 from accolade.storage.models import User, UserAchievement, UserMetric, UserStats
@@ -311,3 +314,29 @@ def test_rules_without_requirements_never_hold() -> None:
     state = UserReplay(compiled)
     state.apply("call", None, T0)
     assert state.first_held == {2: T0}
+
+
+_NEAR = st.sampled_from([0.0, 1e-10, 5e-10, 1e-9, 1.5e-9, 2e-9, 3e-9, 1e-8, 1e-6, 0.5, 1.0])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    operator=st.sampled_from(list(Operator)),
+    threshold=st.one_of(
+        st.sampled_from([0.0, 1.0, 0.3, -2.0, 1e-12, 1e12]),
+        st.floats(allow_nan=False, allow_infinity=True, width=64),
+    ),
+    offset=_NEAR,
+    relative=st.booleans(),
+    below=st.booleans(),
+)
+def test_a_requirement_holds_in_replay_exactly_when_holds_says(
+    operator: Operator, threshold: float, offset: float, relative: bool, below: bool
+) -> None:
+    """The replay compares outside the tolerance band itself; it must agree with `holds`."""
+    delta = offset * (abs(threshold) if relative else 1.0) * (-1 if below else 1)
+    value = threshold + delta
+    requirement = Requirement("m", operator, threshold)
+    state = UserReplay(ReplayRules([_rule(1, requirement)]))
+    state.apply("m", value, T0)
+    assert (1 in state.first_held) == holds(requirement, value)

@@ -24,20 +24,21 @@ claimed rewards, achievements awarded by hand (quiz mastery included).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, literal, select, tuple_
+from sqlalchemy import Integer, String, case, cast, literal, null, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import streaks
-from accolade.domain.achievements import Requirement
+from accolade.domain.achievements import Operator, Requirement
 from accolade.domain.events import meaning_of
 from accolade.domain.levels import DEFAULT_CURVE, LevelCurve
-from accolade.domain.requirements import bucket_size_for, holds
+from accolade.domain.requirements import TOLERANCE, bucket_size_for, holds
 from accolade.domain.streaks import StreakState
 from accolade.services.rules import Rule, RuleIndex
 from accolade.storage.database import Database
@@ -55,7 +56,32 @@ _TOTAL, _WINDOW, _XP, _LEVEL, _STREAK, _BEST_STREAK = range(6)
 _GAUGE_SOURCES = {"xp": _XP, "level": _LEVEL, "streak": _STREAK, "best_streak": _BEST_STREAK}
 _NO_DATA: Mapping[str, Any] = {}
 
-_Check = tuple[Requirement, int, Any]  # (requirement, source, metric name or window index)
+# (requirement, source, metric name or window index, band low, band high, threshold, direction)
+_Check = tuple[Requirement, int, Any, float, float, float, int]
+_UP, _DOWN, _EQUAL = 1, -1, 0
+_DIRECTION = {
+    Operator.GT: _UP,
+    Operator.GTE: _UP,
+    Operator.LT: _DOWN,
+    Operator.LTE: _DOWN,
+    Operator.EQ: _EQUAL,
+}
+
+
+def _check(requirement: Requirement, source: int, ref: Any) -> _Check:
+    """A requirement with the band around its threshold where `holds` must decide.
+
+    Outside `[low, high]` no value is within TOLERANCE of the threshold (|v - t| > 2e-9 max(|t|,
+    1) rules out both the relative and the absolute tolerance), so `holds` reduces to a plain
+    comparison there: v > t for gt and gte, v < t for lt and lte, never for eq. Inside it, and
+    for a threshold that is not finite, `holds` itself is called."""
+    threshold = requirement.threshold
+    if math.isfinite(threshold):
+        margin = 2 * TOLERANCE * max(abs(threshold), 1.0)
+        low, high = threshold - margin, threshold + margin
+    else:
+        low, high = -math.inf, math.inf
+    return (requirement, source, ref, low, high, threshold, _DIRECTION[requirement.operator])
 
 
 class ReplayRules:
@@ -82,7 +108,7 @@ class ReplayRules:
                     positions.append(position)
                 if requirement.timeframe is None:
                     source = _GAUGE_SOURCES.get(metric, _TOTAL)
-                    checks.append((requirement, source, metric))
+                    checks.append(_check(requirement, source, metric))
                     continue
                 key = (metric, bucket_size_for(requirement.timeframe))
                 if key not in series_index:
@@ -92,7 +118,7 @@ class ReplayRules:
                 if window not in window_index:
                     window_index[window] = len(self.windows)
                     self.windows.append(window)
-                checks.append((requirement, _WINDOW, window_index[window]))
+                checks.append(_check(requirement, _WINDOW, window_index[window]))
             self.checks.append(tuple(checks))
         # metric -> ((series index, bucket_s), ...): the series an event's delta feeds.
         fed: dict[str, list[tuple[int, int]]] = {}
@@ -247,7 +273,7 @@ class UserReplay:
             rule_id = ids[position]
             if rule_id in first_held:
                 continue
-            for requirement, source, ref in checks[position]:
+            for requirement, source, ref, low, high, threshold, direction in checks[position]:
                 if source == _TOTAL:
                     current = totals.get(ref, 0.0)
                 elif source == _WINDOW:
@@ -262,7 +288,16 @@ class UserReplay:
                     current = self.streak.current
                 else:
                     current = self.streak.best
-                if not holds(requirement, current):
+                if low <= current <= high:
+                    if not holds(requirement, current):
+                        break
+                elif direction == _UP:
+                    if not current > threshold:
+                        break
+                elif direction == _DOWN:
+                    if not current < threshold:
+                        break
+                else:
                     break
             else:
                 first_held[rule_id] = at
@@ -330,7 +365,9 @@ async def _read_page(
     after: tuple[int, datetime, int] | None,
     chunk: int,
 ) -> _Page:
-    query = select(Event.id, Event.user_id, Event.type, Event.value, Event.occurred_at, Event.data)
+    # An empty `data` (most events) comes back as NULL: nothing to decode (`apply` reads it as {}).
+    data = case((cast(Event.data, String) == "{}", null()), else_=Event.data)
+    query = select(Event.id, Event.user_id, Event.type, Event.value, Event.occurred_at, data)
     reversed_at = Event.__table__.c.get("reversed_at")  # a reversal marks the row, keeps it
     if reversed_at is not None:
         query = query.where(reversed_at.is_(None))
@@ -347,11 +384,12 @@ async def _read_page(
             )
         )
     query = query.order_by(Event.user_id, Event.occurred_at, Event.id).limit(chunk)
-    rows = (await session.execute(query)).all()
+    connection = await session.connection()  # Core rows: no ORM loading for a million of them
+    rows = (await connection.execute(query)).all()
     people: dict[int, tuple[int | str, str | None, str | None]] = {}
     ids = sorted({row[1] for row in rows})
     for start in range(0, len(ids), USERS_PER_QUERY):
-        found = await session.execute(
+        found = await connection.execute(
             select(User.id, User.user_key, User.key_is_int, User.user_name, User.time_zone).where(
                 User.id.in_(ids[start : start + USERS_PER_QUERY])
             )
