@@ -31,7 +31,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, case, cast, literal, null, select, tuple_
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    case,
+    cast,
+    literal,
+    null,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import streaks
@@ -161,6 +172,8 @@ class UserReplay:
 
     __slots__ = (
         "_left",
+        "_level_ceiling",
+        "_level_floor",
         "_prefix",
         "_rules",
         "_starts",
@@ -197,7 +210,7 @@ class UserReplay:
         self.user_name = user_name
         self.totals: dict[str, float] = {}
         self.xp = 0
-        self.level = 1
+        self._set_level(0)  # level 1, and the XP span it covers
         self.streak = StreakState()
         self.first_held: dict[int, datetime] = {}
         self.events = 0
@@ -257,8 +270,9 @@ class UserReplay:
         gained = meaning.xp
         if gained:
             xp = self.xp + gained
-            self.xp = xp if xp > 0 else 0
-            self.level = self.curve.level_for_xp(self.xp)
+            xp = self.xp = xp if xp > 0 else 0
+            if not self._level_floor <= xp < self._level_ceiling:  # else the level stays
+                self._set_level(xp)
         streak_day = meaning.streak_day
         if streak_day:
             self.streak = streaks.record_activity(self.streak, at, self.time_zone).state
@@ -301,6 +315,12 @@ class UserReplay:
                     break
             else:
                 first_held[rule_id] = at
+
+    def _set_level(self, xp: int) -> None:
+        curve = self.curve
+        level = self.level = curve.level_for_xp(xp)
+        self._level_floor = curve.xp_for_level(level)
+        self._level_ceiling = curve.xp_for_level(level + 1)
 
     def _window_sum(self, window: int, at_s: float) -> float:
         series, window_s = self._rules.windows[window]
@@ -356,7 +376,7 @@ class ReplayResult:
 @dataclass(frozen=True, slots=True)
 class _Page:
     rows: Sequence[tuple[int, int, str, float | None, datetime, Any]]
-    people: dict[int, tuple[int | str, str | None, str | None]]  # id -> (external id, name, zone)
+    people: dict[int, tuple[int | str | None, str | None, str | None]]  # id -> (id, name, zone)
 
 
 async def _read_page(
@@ -367,7 +387,14 @@ async def _read_page(
 ) -> _Page:
     # An empty `data` (most events) comes back as NULL: nothing to decode (`apply` reads it as {}).
     data = case((cast(Event.data, String) == "{}", null()), else_=Event.data)
-    query = select(Event.id, Event.user_id, Event.type, Event.value, Event.occurred_at, data)
+    # PostgreSQL hands timestamptz back in UTC already; only SQLite needs the column's type.
+    connection = await session.connection()  # Core rows: no ORM loading for a million of them
+    occurred = (
+        type_coerce(Event.occurred_at, DateTime(timezone=True))
+        if connection.dialect.name == "postgresql"
+        else Event.occurred_at
+    )
+    query = select(Event.id, Event.user_id, Event.type, Event.value, occurred, data)
     reversed_at = Event.__table__.c.get("reversed_at")  # a reversal marks the row, keeps it
     if reversed_at is not None:
         query = query.where(reversed_at.is_(None))
@@ -384,9 +411,8 @@ async def _read_page(
             )
         )
     query = query.order_by(Event.user_id, Event.occurred_at, Event.id).limit(chunk)
-    connection = await session.connection()  # Core rows: no ORM loading for a million of them
     rows = (await connection.execute(query)).all()
-    people: dict[int, tuple[int | str, str | None, str | None]] = {}
+    people: dict[int, tuple[int | str | None, str | None, str | None]] = {}
     ids = sorted({row[1] for row in rows})
     for start in range(0, len(ids), USERS_PER_QUERY):
         found = await connection.execute(
@@ -442,20 +468,26 @@ async def replay(
                 last = rows[-1]
                 upcoming = asyncio.create_task(read(group, (last[1], last[4], last[0])))
                 await asyncio.sleep(0)  # let it send its query before this page is applied
-            for _, user_id, event_type, value, at, data in rows:
-                if current is None or current.user_id != user_id:
-                    if current is not None:
-                        _keep(result, current, keep_users)
-                    external_id, name, zone = page.people[user_id]
-                    current = UserReplay(
-                        compiled,
-                        zone or streaks.DEFAULT_TZ,
-                        curve,
-                        user_id=user_id,
-                        external_id=external_id,
-                        user_name=name,
-                    )
-                current.apply(event_type, value, at, data)
+            try:
+                for _, user_id, event_type, value, at, data in rows:
+                    if current is None or current.user_id != user_id:
+                        if current is not None:
+                            _keep(result, current, keep_users)
+                        # (None, ...) for a user deleted while the page was read
+                        external_id, name, zone = page.people.get(user_id, (None, None, None))
+                        current = UserReplay(
+                            compiled,
+                            zone or streaks.DEFAULT_TZ,
+                            curve,
+                            user_id=user_id,
+                            external_id=external_id,
+                            user_name=name,
+                        )
+                    current.apply(event_type, value, at, data)
+            except BaseException:
+                if upcoming is not None:
+                    upcoming.cancel()
+                raise
             result.events += len(rows)
             if len(rows) < chunk:
                 break
