@@ -11,15 +11,19 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alembic import command
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from accolade.leaderboard import buckets
 from accolade.leaderboard.base import Board, window
 from accolade.leaderboard.sql import SqlLeaderboard
 from accolade.services.engine import EventCommand
 from accolade.storage import leaderboards as rows
+from accolade.storage import migrate
+from accolade.storage.database import Database
 from accolade.storage.models import LeaderboardBucket, LeaderboardEntry, User
+from accolade.storage.urls import parse_database_url
 
 METRIC = "score"
 BOARD = Board(METRIC, "all", "all")
@@ -201,3 +205,38 @@ async def test_rebuild_buckets_recounts_a_board_from_its_rows(app):
     store = SqlLeaderboard(services.database)
     ids = await _internal_ids(app)
     assert [(await store.standing(BOARD, ids[u])).rank for u in "123"] == [2, 1, 3]
+
+
+async def test_the_migration_counts_the_boards_already_there(tmp_path):
+    database = Database(parse_database_url(f"sqlite:///{tmp_path / 'old.db'}"))
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    values = [5.0, 5.0, -3.0, 1e6, 0.25]
+    try:
+        async with database.engine.connect() as conn:
+            await conn.run_sync(lambda sync: command.upgrade(migrate._config(sync), "0007"))
+            await conn.commit()
+        async with database.transaction() as session:
+            for n, value in enumerate(values, start=1):
+                await session.execute(
+                    text(
+                        "INSERT INTO users (id, user_key, key_is_int, created_at, updated_at) "
+                        "VALUES (:n, :key, 0, :at, :at)"
+                    ),
+                    {"n": n, "key": f"u{n}", "at": at},
+                )
+                await session.execute(
+                    LeaderboardEntry.__table__.insert().values(
+                        metric=METRIC, period="all", period_key="all", user_id=n, value=value
+                    ),
+                    {"reached_at": at},  # typed as the app writes it (ties compare it)
+                )
+        await migrate.upgrade(database)
+        async with database.transaction() as session:
+            found = await session.execute(
+                select(LeaderboardBucket.level, LeaderboardBucket.bucket, LeaderboardBucket.n)
+            )
+            assert {(lv, b): n for lv, b, n in found.all()} == dict(buckets.count(values))
+        ranks = [(await SqlLeaderboard(database).standing(BOARD, n)) for n in range(1, 6)]
+        assert [s.rank for s in ranks if s is not None] == [2, 3, 5, 1, 4]
+    finally:
+        await database.dispose()
