@@ -91,7 +91,9 @@ async def test_polling_upgrades_to_websocket_and_receives_celebration(live: Live
     assert_celebration(event["data"], USER_ID, achievement["name"])
 
 
-async def test_join_tv_display_with_since_answers_joined_then_the_missed_celebrations(live: LiveServer) -> None:
+async def test_join_tv_display_with_since_answers_joined_then_the_missed_celebrations(
+    live: LiveServer,
+) -> None:
     await celebrate(live)
     (first,) = await room_events(live, TV, 0, 1)
     names = [(await celebrate(live))["name"] for _ in range(2)]
@@ -160,7 +162,6 @@ async def test_root_error_for_bad_request_keeps_the_connection(live: LiveServer)
     [
         pytest.param({"token": token(USER_ID)}, "forbidden", id="someone-elses-room"),
         pytest.param(None, "unauthorized", id="anonymous"),
-        pytest.param({"token": "not-a-jwt"}, "unauthorized", id="bad-token"),
     ],
 )
 async def test_refused_join_user_keeps_the_connection(
@@ -181,3 +182,22 @@ async def test_refused_join_user_keeps_the_connection(
     ) as client:
         await client.wait_done(TIMEOUT)
     assert dropped(client) == []
+
+
+async def test_a_bad_token_is_told_unauthorized_then_disconnected(live: LiveServer) -> None:
+    async with NodeSocketClient(
+        live.url,
+        "/leaderboard",
+        auth={"token": "garbage"},
+        transports=["websocket"],
+        steps=[
+            {"waitFor": "error", "match": {"code": "unauthorized"}},
+            {"waitFor": "disconnect"},
+        ],
+        timeout_ms=TIMEOUT_MS,
+    ) as client:
+        await client.wait_done(TIMEOUT)
+    names = [line["event"] for line in client.events if not line["event"].startswith("__")]
+    assert names == ["connect", "error", "disconnect"]
+    (disconnect,) = client.seen("disconnect")
+    assert disconnect["data"]["reason"] == "io server disconnect"

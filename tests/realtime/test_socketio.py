@@ -347,14 +347,21 @@ async def test_root_heartbeat_is_answered(live: LiveServer) -> None:
         assert await client.inbox.expect("heartbeat") == {"ok": True}
 
 
-async def test_root_without_token_answers_unauthorized(live: LiveServer) -> None:
+async def disconnected_after_error(client: SioClient) -> dict[str, Any]:
+    """The `error` the server sent before it disconnected the client."""
+    error: dict[str, Any] = await client.inbox.expect("error")
+    for _ in range(int(TIMEOUT / 0.02)):
+        if client.disconnected:
+            break
+        await asyncio.sleep(0.02)
+    assert client.disconnected
+    assert [name for name, _ in client.inbox.seen] == ["error"]
+    return error
+
+
+async def test_root_without_token_answers_unauthorized_and_disconnects(live: LiveServer) -> None:
     async with SioClient(live, "/") as client:
-        error = await client.inbox.expect("error")
-        assert error["code"] == "unauthorized"
-        assert (await client.refused("contest:subscribe", {"contestId": 1}))["code"] == (
-            "unauthorized"
-        )
-        assert client.connected
+        assert (await disconnected_after_error(client))["code"] == "unauthorized"
 
 
 async def _notification_ids(live: LiveServer, user_id: object) -> list[int]:
@@ -441,18 +448,19 @@ async def test_refused_request_on_root_keeps_connection(live: LiveServer) -> Non
         assert client.connected
 
 
-async def test_bad_token_connects_with_unauthorized_error(live: LiveServer) -> None:
-    async with SioClient(live, "/leaderboard", "not-a-jwt") as client:
-        error = await client.inbox.expect("error")
-        assert error["code"] == "unauthorized"
-        assert client.connected
+@pytest.mark.parametrize("namespace", ["/leaderboard", "/training", "/"])
+async def test_bad_token_answers_unauthorized_and_disconnects(
+    live: LiveServer, namespace: str
+) -> None:
+    async with SioClient(live, namespace, "garbage") as client:
+        assert (await disconnected_after_error(client))["code"] == "unauthorized"
 
 
-async def test_bad_token_is_refused_user_rooms_but_keeps_connection(live: LiveServer) -> None:
-    async with SioClient(live, "/leaderboard", "not-a-jwt") as client:
-        await client.inbox.expect("error")
-        assert (await client.refused("join:user", USER_ID))["code"] == "unauthorized"
-        await client.assert_usable()
+async def test_a_token_that_is_not_a_string_answers_unauthorized_and_disconnects(
+    live: LiveServer,
+) -> None:
+    async with SioClient(live, "/leaderboard", auth={"token": 12345}) as client:
+        assert (await disconnected_after_error(client))["code"] == "unauthorized"
 
 
 async def test_anonymous_joins_tv_display_by_default(live: LiveServer) -> None:

@@ -200,11 +200,56 @@ async def test_game_events_does_not_stream_other_users_events(live: LiveServer) 
     assert {e["data"]["userId"] for e in streamed} == {USER_ID}
 
 
-async def test_game_events_without_token_answers_unauthorized(live: LiveServer) -> None:
+async def closed_after_error(client: WsClient) -> tuple[dict[str, Any], int | None]:
+    """The `error` the server sent, and the close code it closed the connection with."""
+    error = await client.expect("error")
+    assert client.ws is not None
+    await asyncio.wait_for(client.ws.wait_closed(), TIMEOUT)
+    assert client._reader is not None
+    await asyncio.wait_for(client._reader, TIMEOUT)
+    assert [e["type"] for e in client.envelopes] == ["error"]  # nothing else, then closed
+    return error["data"], client.ws.close_code
+
+
+async def test_game_events_without_token_answers_unauthorized_and_closes_4401(
+    live: LiveServer,
+) -> None:
     async with WsClient(live, "/game-events") as client:
-        error = await client.expect("error")
-        assert error["data"]["code"] == "unauthorized"
-        assert (await client.ask({"type": "heartbeat"}))["type"] == "heartbeat"
+        error, code = await closed_after_error(client)
+    assert error["code"] == "unauthorized" and code == 4401
+
+
+@pytest.mark.parametrize("path", ["/game-events", "/leaderboard", "/training"])
+async def test_a_bad_token_answers_unauthorized_and_closes_4401(
+    live: LiveServer, path: str
+) -> None:
+    async with WsClient(live, path, "garbage") as client:
+        error, code = await closed_after_error(client)
+    assert error["code"] == "unauthorized" and code == 4401
+
+
+async def test_an_expired_token_answers_unauthorized_and_closes_4401(live: LiveServer) -> None:
+    from accolade.auth import issue_token
+    from accolade.domain.identity import Role
+    from tests.conftest import TEST_SECRET
+
+    expired = issue_token(TEST_SECRET, str(USER_ID), Role.USER, -10)
+    async with WsClient(live, "/leaderboard", expired) as client:
+        error, code = await closed_after_error(client)
+    assert error["code"] == "unauthorized" and code == 4401
+
+
+async def test_game_events_with_a_display_token_answers_forbidden_and_closes_4403(
+    live: LiveServer,
+) -> None:
+    from accolade.auth import issue_token
+    from accolade.domain.identity import Role
+    from tests.conftest import TEST_SECRET
+
+    display = issue_token(TEST_SECRET, "lobby-tv", Role.DISPLAY, 3600)
+    async with WsClient(live, "/game-events", display) as client:
+        error, code = await closed_after_error(client)
+    assert error["code"] == "forbidden" and code == 4403
 
 
 async def test_game_events_since_replays_missed_events(live: LiveServer) -> None:
@@ -278,13 +323,6 @@ async def test_anonymous_join_of_a_user_room_is_unauthorized(live: LiveServer) -
     async with WsClient(live, "/leaderboard") as client:
         error = await client.refused({"type": "join:user", "userId": USER_ID})
         assert error["code"] == "unauthorized"
-        await client.assert_usable()
-
-
-async def test_bad_token_answers_unauthorized_and_keeps_connection(live: LiveServer) -> None:
-    async with WsClient(live, "/leaderboard", "not-a-jwt") as client:
-        error = await client.expect("error")
-        assert error["data"]["code"] == "unauthorized"
         await client.assert_usable()
 
 

@@ -72,8 +72,21 @@ class AccoladeNamespace(socketio.AsyncNamespace):
 
     # --- connection ----------------------------------------------------------------------------
 
+    # Namespaces where a connection without a token can do nothing (seed 003's `/`).
+    token_required = False
+
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         principal, problem = self._authenticate(auth)
+        if problem is None and principal is None and self.token_required:
+            problem = Unauthorized(f"the {self.namespace} namespace needs `auth: {{token}}`")
+        if problem is not None:
+            # Told why, then disconnected (the client's `disconnect` follows this `error`):
+            # a connection whose token is refused is never left open doing nothing.
+            # (A plain DISCONNECT: the one carrying refusal data after CONNECT, which
+            # `always_connect` would send, is not understood by the official JS client.)
+            await self._error(sid, problem)
+            await self.disconnect(sid)
+            return
         await self.save_session(sid, {"principal": principal})
         self.context.registry.open(
             Session(
@@ -84,9 +97,7 @@ class AccoladeNamespace(socketio.AsyncNamespace):
                 role=principal.role.value if principal else None,
             )
         )
-        if problem is not None:
-            await self._error(sid, problem)
-        elif principal is not None:
+        if principal is not None:
             await self.on_authenticated(sid, principal)
 
     async def on_authenticated(self, sid: str, principal: Principal) -> None:
@@ -209,10 +220,7 @@ class RootNamespace(AccoladeNamespace):
             }
         )
 
-    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        await super().on_connect(sid, environ, auth)
-        if await self.principal(sid) is None and not (isinstance(auth, dict) and auth.get("token")):
-            await self._error(sid, Unauthorized("this namespace needs `auth: {token}`"))
+    token_required = True
 
     async def on_authenticated(self, sid: str, principal: Principal) -> None:
         if principal.role is Role.USER:

@@ -25,7 +25,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from accolade.bus.messages import RoomMessage
-from accolade.domain.errors import DomainError, InvalidInput, Unauthorized
+from accolade.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role
 from accolade.realtime import access, fastpath, frames
 from accolade.realtime.gateway import Gateway, Joined, joined_payload
@@ -35,6 +35,11 @@ from accolade.realtime.registry import Registry, Session
 log = logging.getLogger("accolade.websocket")
 
 MAX_FRAME_CHARS = 64 * 1024
+
+# Close codes (application range): the token was refused or is missing where one is required,
+# or it may not use this path. The `error` event saying why is sent just before.
+UNAUTHORIZED_CLOSE_CODE = 4401
+FORBIDDEN_CLOSE_CODE = 4403
 
 JOIN_KINDS = {
     LEADERBOARD: ("tv-display", "user", "team", "contest"),
@@ -78,6 +83,7 @@ class Member:
         self.write_buffer_bytes = write_buffer_bytes
         self.queue: asyncio.Queue[str | None] | None = None
         self.queued_chars = 0
+        self.closing: tuple[int, str] | None = None  # (code, reason) once `close` was called
         self.writer: asyncio.Task[None] | None = None
         if self.link is None:
             self.queue = asyncio.Queue()
@@ -104,15 +110,25 @@ class Member:
         self.queued_chars += len(text)
         self.queue.put_nowait(text)
 
+    def close(self, code: int, reason: str) -> None:
+        """Close the connection after what was sent so far (requests that follow are ignored)."""
+        if self.closing is not None:
+            return
+        self.closing = (code, reason)
+        if self.link is not None:
+            self.link.close(frames.close_frame(code, reason))
+        else:
+            assert self.queue is not None
+            self.queue.put_nowait(None)
+
     async def write_loop(self) -> None:
         assert self.queue is not None
         while True:
             text = await self.queue.get()
             if text is None:
+                code, reason = self.closing or (fastpath.TOO_SLOW_CODE, fastpath.TOO_SLOW_REASON)
                 with contextlib.suppress(Exception):
-                    await self.websocket.close(
-                        code=fastpath.TOO_SLOW_CODE, reason=fastpath.TOO_SLOW_REASON
-                    )
+                    await self.websocket.close(code=code, reason=reason)
                 return
             self.queued_chars -= len(text)
             await self.websocket.send_text(text)
@@ -210,8 +226,8 @@ class PlainWebSockets:
         )
         try:
             if problem is not None:
-                self._error(member, problem)
-            if path == GAME_EVENTS:
+                self._refuse(member, problem)  # a refused token: told why, then closed
+            elif path == GAME_EVENTS:
                 await self._join_own_events(member)
             await self._read_loop(member)
         finally:
@@ -222,8 +238,11 @@ class PlainWebSockets:
 
     async def _join_own_events(self, member: Member) -> None:
         principal = member.principal
-        if principal is None or principal.role not in (Role.USER, Role.ADMIN, Role.SERVICE):
-            self._error(member, Unauthorized("/game-events needs ?token= of a user"))
+        if principal is None:
+            self._refuse(member, Unauthorized("/game-events needs ?token= of a user"))
+            return
+        if principal.role not in (Role.USER, Role.ADMIN, Role.SERVICE):
+            self._refuse(member, Forbidden("/game-events needs a user, service or admin token"))
             return
         try:
             since = access.parse_since(_int_or_none(member.websocket.query_params.get("since")))
@@ -243,6 +262,8 @@ class PlainWebSockets:
                 return
             if websocket.client_state != WebSocketState.CONNECTED:
                 return
+            if member.closing is not None:
+                continue  # closed by us: what still arrives is not answered
             try:
                 await self._handle(member, message)
             except DomainError as exc:
@@ -303,6 +324,12 @@ class PlainWebSockets:
 
     def _error(self, member: Member, exc: DomainError) -> None:
         member.send(envelope("error", {"code": exc.code, "message": exc.message}))
+
+    def _refuse(self, member: Member, exc: DomainError) -> None:
+        """The `error` saying why, then close 4401 (no usable token) or 4403 (wrong role)."""
+        self._error(member, exc)
+        code = FORBIDDEN_CLOSE_CODE if isinstance(exc, Forbidden) else UNAUTHORIZED_CLOSE_CODE
+        member.close(code, exc.code)
 
 
 def _int_or_none(value: str | None) -> int | None:
