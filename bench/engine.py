@@ -36,7 +36,7 @@ from accolade.auth import issue_token
 from accolade.config import Settings
 from accolade.domain.identity import Role
 from accolade.leaderboard.base import Board
-from accolade.services.engine import EventCommand
+from accolade.pipeline.commands import EventCommand
 from accolade.storage import leaderboards as rows
 from accolade.storage.database import Database
 

@@ -41,6 +41,8 @@ from accolade.bus.amqp import AmqpPublisher
 from accolade.bus.relay import Relay
 from accolade.config import Settings
 from accolade.domain.identity import Principal
+from accolade.pipeline.intake import Engine
+from accolade.pipeline.reactions import ProblemSolved, QuizCompleted
 from accolade.realtime.fastpath import ExposeConnections
 from accolade.realtime.gateway import Gateway
 from accolade.realtime.history import History
@@ -53,9 +55,8 @@ from accolade.services.anti_cheat import AntiCheat, Limits
 from accolade.services.broadcaster import Broadcaster
 from accolade.services.contest_scheduler import ContestScheduler
 from accolade.services.contest_scoring import ContestScoring
-from accolade.services.contests import ContestService
+from accolade.services.contests import ContestService, announce_problem_solved
 from accolade.services.demo import DemoTeam
-from accolade.services.engine import Engine
 from accolade.services.leaderboards import LeaderboardService
 from accolade.services.notifications import NotificationService
 from accolade.services.profiles import ProfileService
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     broadcaster = Broadcaster()
     notifications = NotificationService(database)
     engine = Engine(database, broadcaster)
+    engine.react(QuizCompleted(broadcaster))
+    engine.react(ProblemSolved(announce_problem_solved))
     leaderboards = LeaderboardService(
         database, leaderboard.from_url(settings.redis_url, database), broadcaster
     )

@@ -12,8 +12,8 @@ from fastapi import FastAPI, HTTPException
 
 from accolade.api import errors
 from accolade.domain.identity import Principal, Role
+from accolade.pipeline.commands import EventCommand
 from accolade.services.anti_cheat import AntiCheat, Limits, TooFrequent
-from accolade.services.engine import EventCommand
 
 FLAGGED = "/api/admin/flagged-events"
 

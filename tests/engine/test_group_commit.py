@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from accolade.services.engine import EventCommand
+from accolade.pipeline.commands import EventCommand
 from accolade.storage.models import Event
 from tests.engine.conftest import rule
 

@@ -185,3 +185,16 @@ async def test_twenty_events_on_two_nodes_unlock_exactly_once(engine, settings, 
             )
     assert sum(len(a["unlocked"]) for a in answers) == 1
     assert len(await engine.room_events("user:8", "achievement:earned")) == 1
+
+
+async def test_progress_update_carries_the_ten_bars_nearest_to_completion(engine):
+    """With many rules on one metric, an event's progress:update lists the ten nearest bars,
+    nearest first, not one bar per rule."""
+    targets = {
+        n: await engine.achievement(f"Deals {n}", rule("deal", "gte", n)) for n in range(2, 30)
+    }
+    await engine.event(1, "deal")
+    (update,) = await engine.room_events("user:1", "progress:update")
+    bars = update.payload["achievements"]
+    assert [bar["achievementId"] for bar in bars] == [targets[n]["id"] for n in range(2, 12)]
+    assert [bar["target"] for bar in bars] == [float(n) for n in range(2, 12)]

@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from accolade.leaderboard import buckets
 from accolade.leaderboard.base import Board, window
 from accolade.leaderboard.sql import SqlLeaderboard
-from accolade.services.engine import EventCommand
+from accolade.pipeline.commands import EventCommand
 from accolade.storage import leaderboards as rows
 from accolade.storage import migrate
 from accolade.storage.database import Database

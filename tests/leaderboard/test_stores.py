@@ -19,7 +19,7 @@ from accolade.leaderboard.base import Board
 from accolade.leaderboard.periods import period_key
 from accolade.leaderboard.redis import RedisLeaderboard
 from accolade.leaderboard.sql import SqlLeaderboard
-from accolade.services.engine import EventCommand
+from accolade.pipeline.commands import EventCommand
 from accolade.storage import users as users_repo
 from accolade.storage.models import utcnow
 from tests.conftest import TEST_SECRET, running, unavailable

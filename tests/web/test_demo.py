@@ -11,8 +11,8 @@ import httpx
 from fastapi import FastAPI
 from playwright.async_api import expect
 
+from accolade.pipeline.commands import EventCommand
 from accolade.services.demo import ACHIEVEMENTS, TEAM, DemoContests, DemoTeam, streak_backfill
-from accolade.services.engine import EventCommand
 from tests.realtime.conftest import start_server, stop_server
 from tests.web.conftest import Screen, web_settings
 

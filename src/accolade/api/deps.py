@@ -14,13 +14,13 @@ from accolade.bus.relay import Relay
 from accolade.config import Settings
 from accolade.domain.errors import InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role, UserId
+from accolade.pipeline.intake import Engine
 from accolade.realtime.gateway import Gateway
 from accolade.realtime.history import History
 from accolade.realtime.registry import Registry
 from accolade.services.achievements import AchievementService
 from accolade.services.anti_cheat import AntiCheat
 from accolade.services.contests import ContestService
-from accolade.services.engine import Engine
 from accolade.services.leaderboards import LeaderboardService
 from accolade.services.notifications import NotificationService
 from accolade.services.profiles import ProfileService

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from accolade.domain.errors import DomainError, InvalidInput
 from accolade.domain.identity import Principal, user_key
-from accolade.services.engine import EventCommand
+from accolade.pipeline.commands import EventCommand
 from accolade.storage.database import Database
 from accolade.storage.models import FlaggedEvent, utcnow
 

@@ -31,7 +31,7 @@ from accolade.storage.outbox import add_room_event
 from accolade.storage.upsert import insert_for
 
 if TYPE_CHECKING:  # the engine imports `services.contests`, which imports this module
-    from accolade.services.engine import MetricMove
+    from accolade.pipeline.commands import MetricMove
 
 CONTESTS_VERSION_KEY = "contests_version"
 # Places sent with each standings change, and with `contest:ended`.

@@ -25,9 +25,9 @@ from sqlalchemy.exc import IntegrityError
 
 from accolade.domain.contests import ContestStatus
 from accolade.domain.errors import Conflict
+from accolade.pipeline.commands import EventCommand
 from accolade.services.achievements import AchievementService
 from accolade.services.contests import ContestChanges, ContestService
-from accolade.services.engine import EventCommand
 
 log = logging.getLogger("accolade.demo")
 

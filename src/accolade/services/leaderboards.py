@@ -35,8 +35,8 @@ from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
 from accolade.leaderboard.base import Board, EntryChange, LeaderboardStore, Standing
 from accolade.leaderboard.periods import PERIODS, Period, check_key, period_key, period_keys
+from accolade.pipeline.commands import MetricMove
 from accolade.services.broadcaster import TV_ROOM, Broadcaster
-from accolade.services.engine import MetricMove
 from accolade.storage import leaderboards as rows
 from accolade.storage import teams as teams_repo
 from accolade.storage import users as users_repo

@@ -24,7 +24,7 @@ from accolade.domain.achievements import RewardType
 from accolade.domain.errors import Conflict, NotFound
 from accolade.domain.identity import Principal, UserId
 from accolade.domain.rewards import RewardStatus, claim_refusal, revoke_refusal, status_as_of
-from accolade.services.engine import Engine
+from accolade.pipeline.intake import Engine
 from accolade.storage import metrics
 from accolade.storage import rewards as repo
 from accolade.storage import users as users_repo

@@ -5,7 +5,8 @@ monthly threshold crossed and sends the rep's new place on this month's revenue 
 from __future__ import annotations
 
 from accolade.domain.identity import UserId
-from accolade.services.engine import Engine, EventCommand, EventResult
+from accolade.pipeline.commands import EventCommand, EventResult
+from accolade.pipeline.intake import Engine
 
 
 def sale(

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 
 from accolade.api.deps import Privileged, ServicesDep
 from accolade.api.schemas import FiniteFloat, Schema, ShortText, UserIdIn
-from accolade.services.engine import EventCommand
+from accolade.pipeline.commands import EventCommand
 
 router = APIRouter(prefix="/api/training", tags=["training"])
 

@@ -1,9 +1,14 @@
-"""The engine: one event in, every effect out, in one transaction.
+"""Intake: one event in, every effect out, in one transaction (the pipeline's driver).
 
-An event is stored, its metrics and time buckets move, XP, level, tier and streak follow, the
-rules that read a moved metric are evaluated and those that now hold unlock (once), with their
-rewards and celebrations. All of it, and the room events that tell the screens, commits together;
-the relay publishes after the commit. A repeated idempotency key answers the first result.
+An event is stored, its metrics and time buckets move (`apply`), XP, level, tier and streak
+follow (`progression`), the reactions registered for its type run (`reactions`), the rules that
+read a moved metric are evaluated and those that now hold unlock, once (`evaluate`), and the
+metric listeners (leaderboards, contests) hear the transaction's moves. All of it, and the room
+events that tell the screens, commits together; the relay publishes after the commit. A repeated
+idempotency key answers the first result.
+
+Single events that arrive while a transaction runs are applied together in the next one (group
+commit); a transaction that fails on a race is retried.
 """
 
 from __future__ import annotations
@@ -11,98 +16,40 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accolade.domain import levels, streaks
-from accolade.domain.events import GAUGES, meaning_of
+from accolade.domain import levels
+from accolade.domain.events import meaning_of
 from accolade.domain.identity import UserId, user_key
-from accolade.domain.requirements import all_hold, bucket_size_for, progress, value_key
-from accolade.services import rules as rules_module
-from accolade.services.achievements import Awarded, award
-from accolade.services.batch import Batch, UserState
-from accolade.services.broadcaster import Broadcaster, user_room
-from accolade.services.contests import announce_problem_solved
+from accolade.pipeline.apply import Batch
+from accolade.pipeline.commands import (
+    Applied,
+    BatchMetricListener,
+    EventCommand,
+    EventResult,
+    MetricListener,
+    MetricMove,
+    Reaction,
+)
+from accolade.pipeline.evaluate import Evaluator, badge_title, unlocked
+from accolade.pipeline.progression import gain_xp, iso, record_day
+from accolade.services.broadcaster import Broadcaster
 from accolade.services.quests import QuestProgressor
-from accolade.storage import achievements as achievements_repo
 from accolade.storage import metrics
 from accolade.storage.database import Database
-from accolade.storage.models import Event, User, UserAchievement, UserMetric, UserStats, utcnow
-from accolade.storage.outbox import add_room_event
+from accolade.storage.models import Event, User, UserMetric, UserStats, utcnow
 
 log = logging.getLogger("accolade.engine")
 
 # Buckets every counter is kept in: minutes (for minute and hour windows) and hours (day windows).
 BUCKET_SIZES_S = (60, 3600)
-QUIZ_MASTERY_KEY = "quiz-mastery"
 # Single events waiting while a transaction runs are applied together, up to this many at once.
 GROUP_COMMIT_MAX = 200
-
-
-class MetricListener(Protocol):
-    """Told, inside the event's transaction and under the user's stats lock, how much each
-    metric of a user moved (XP gained included, as `xp`), once every event of the transaction
-    is applied, in event order. Leaderboards and contests listen here;
-    what they return (rank changes, contest standings) is added to the event's `ranks`. Within a
-    batch, `user_metrics` rows are written at the end: a listener keeps its own rows, from the
-    deltas it is told, and never reads the users' totals from the database."""
-
-    async def metrics_moved(
-        self,
-        session: AsyncSession,
-        user: User,
-        deltas: dict[str, float],
-        occurred_at: datetime,
-    ) -> list[dict[str, Any]]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class MetricMove:
-    """How much each metric of `user` moved with one event."""
-
-    user: User
-    deltas: dict[str, float]
-    occurred_at: datetime
-
-
-@runtime_checkable
-class BatchMetricListener(Protocol):
-    """A listener that takes a whole transaction's moves at once (set-wise, in a few statements)
-    instead of one call per event; returns each move's `ranks`, in order."""
-
-    async def metrics_moved_many(
-        self, session: AsyncSession, moves: list[MetricMove]
-    ) -> list[list[dict[str, Any]]]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class EventCommand:
-    user_id: UserId
-    type: str
-    value: float | None = None
-    user_name: str | None = None
-    occurred_at: datetime | None = None
-    idempotency_key: str | None = None
-    data: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EventResult:
-    body: dict[str, Any]
-    replayed: bool
-
-
-def _unlocked(awarded: Awarded) -> dict[str, Any]:
-    return {
-        "achievementId": awarded.achievement_id,
-        "name": awarded.name,
-        "rewardDistributionIds": awarded.distribution_ids,
-    }
 
 
 def _settle(
@@ -127,10 +74,6 @@ def _retryable(exc: DBAPIError) -> bool:
     return "deadlock" in str(exc.orig).lower()
 
 
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
 class Engine:
     def __init__(
         self,
@@ -142,11 +85,17 @@ class Engine:
         self.database = database
         self.broadcaster = broadcaster
         self.curve = curve
-        self.rules = rules_module.Rules()
+        self.evaluator = Evaluator(broadcaster)
         self.quests = QuestProgressor(broadcaster)
         self.listeners: list[MetricListener] = []
+        self._reacting: dict[str, list[Reaction]] = {}
         self._waiting: list[tuple[EventCommand, asyncio.Future[EventResult]]] = []
         self._drainer: asyncio.Task[None] | None = None
+
+    def react(self, reaction: Reaction) -> None:
+        """Register a reaction to events of `reaction.types` (see `pipeline.reactions`)."""
+        for event_type in reaction.types:
+            self._reacting.setdefault(event_type, []).append(reaction)
 
     async def _tell_listeners(
         self, session: AsyncSession, user: User, deltas: dict[str, float], at: datetime
@@ -239,7 +188,7 @@ class Engine:
             wanted[key] = (previous[0] if previous else command.user_id, name)
         batch = await Batch.load(
             session,
-            await self.rules.current(session),
+            await self.evaluator.rules.current(session),
             wanted,
             [command.occurred_at or now for command in commands],
             BUCKET_SIZES_S,
@@ -304,7 +253,7 @@ class Engine:
             "eventId": None,  # known once the event's row is written
             "userId": user.external_id,
             "type": command.type,
-            "occurredAt": _iso(occurred_at),
+            "occurredAt": iso(occurred_at),
             "metrics": meaning.deltas,
             "xp": None,
             "streak": None,
@@ -315,11 +264,11 @@ class Engine:
         old = (stats.xp, stats.level, stats.current_streak, stats.best_streak)
         old_xp, old_level = stats.xp, stats.level
         if meaning.xp:
-            body["xp"] = await self._gain_xp(session, user, stats, meaning.xp, command.type)
+            body["xp"] = gain_xp(session, self.curve, user, stats, meaning.xp, command.type)
             moved |= {"xp", "level"}
         streak_days: int | None = None
         if meaning.streak_day:
-            body["streak"], streak_days = await self._record_day(session, user, stats, occurred_at)
+            body["streak"], streak_days = record_day(session, user, stats, occurred_at)
             moved |= {"streak", "best_streak"}
         celebrated = await self.broadcaster.training_milestone(
             session,
@@ -341,32 +290,15 @@ class Engine:
                     "best_streak": stats.best_streak,
                 },
             )
-        if command.type == "quiz.completed":
-            add_room_event(
-                session,
-                user_room(user.external_id),
-                "quiz:completed",
-                {
-                    "userId": user.external_id,
-                    "quizId": data.get("quizId"),
-                    "score": data.get("score"),
-                    "maxScore": data.get("maxScore"),
-                    "xp": meaning.xp,
-                    "perfect": meaning.perfect_quiz,
-                    "timestamp": _iso(now),
-                },
-            )
-        if command.type == "problem.solved":
-            announce_problem_solved(session, user, data, meaning.xp, now)
-        if meaning.perfect_quiz:
-            await self._quiz_mastery(session, user, body, state)
+        for reaction in self._reacting.get(command.type, ()):
+            await reaction.react(session, Applied(command, meaning, user, state, body, now))
         gained = (stats.xp - old_xp) if meaning.xp else 0
         deltas = {**meaning.deltas, **({"xp": float(gained)} if gained else {})}
-        for awarded in await self.evaluate(
+        for awarded in await self.evaluator.evaluate(
             session, user, stats, moved, occurred_at, state=state, index=batch.rules
         ):
-            body["unlocked"].append(_unlocked(awarded))
-            body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
+            body["unlocked"].append(unlocked(awarded))
+            body["celebrations"].append(badge_title(awarded))
         body["quests"] = []
         if state.in_quests and moved:
             await batch.write(session)  # quest steps read metrics from the database
@@ -382,123 +314,6 @@ class Engine:
         }
         return row, body, (MetricMove(user, deltas, occurred_at) if deltas else None)
 
-    async def _gain_xp(
-        self, session: AsyncSession, user: User, stats: UserStats, amount: int, source: str
-    ) -> dict[str, Any]:
-        old_level = stats.level
-        old_tier = levels.tier_for_level(old_level)
-        stats.xp = max(0, stats.xp + amount)
-        stats.level = self.curve.level_for_xp(stats.xp)
-        stats.updated_at = utcnow()
-        tier = levels.tier_for_level(stats.level)
-        name = user.user_name or str(user.external_id)
-        room = user_room(user.external_id)
-        now = _iso(utcnow())
-        add_room_event(
-            session,
-            room,
-            "xp:gained",
-            {
-                "userId": user.external_id,
-                "userName": name,
-                "amount": amount,
-                "source": source,
-                "newTotal": stats.xp,
-                "level": stats.level,
-                "timestamp": now,
-            },
-        )
-        if stats.level > old_level:
-            level_up = {
-                "userId": user.external_id,
-                "userName": name,
-                "previousLevel": old_level,
-                "newLevel": stats.level,
-                "totalXP": stats.xp,
-                "timestamp": now,
-            }
-            add_room_event(session, room, "level:up", level_up)
-            add_room_event(session, room, "player:level-up", level_up)
-        if tier > old_tier:
-            add_room_event(
-                session,
-                room,
-                "player:tier-upgrade",
-                {
-                    "userId": user.external_id,
-                    "userName": name,
-                    "previousTier": old_tier.label,
-                    "newTier": tier.label,
-                    "level": stats.level,
-                    "timestamp": now,
-                },
-            )
-        return {
-            "gained": amount,
-            "total": stats.xp,
-            "level": stats.level,
-            "previousLevel": old_level,
-            "tier": tier.label,
-        }
-
-    async def _record_day(
-        self, session: AsyncSession, user: User, stats: UserStats, at: datetime
-    ) -> tuple[dict[str, Any], int | None]:
-        state = streaks.StreakState(
-            stats.current_streak,
-            stats.best_streak,
-            datetime.fromisoformat(stats.last_active_day).date() if stats.last_active_day else None,
-        )
-        update = streaks.record_activity(state, at, user.time_zone or "UTC")
-        stats.current_streak = update.state.current
-        stats.best_streak = update.state.best
-        stats.last_active_day = update.state.last_day.isoformat() if update.state.last_day else None
-        summary = {
-            "current": stats.current_streak,
-            "best": stats.best_streak,
-            "lastActiveDay": stats.last_active_day,
-            "reset": update.reset,
-        }
-        if update.changed:
-            add_room_event(
-                session,
-                user_room(user.external_id),
-                "streak:update",
-                {
-                    "userId": user.external_id,
-                    "userName": user.user_name or str(user.external_id),
-                    "currentStreak": stats.current_streak,
-                    "bestStreak": stats.best_streak,
-                    "reset": update.reset,
-                    "timestamp": _iso(utcnow()),
-                },
-            )
-        return summary, update.milestone
-
-    async def _quiz_mastery(
-        self, session: AsyncSession, user: User, body: dict[str, Any], state: UserState
-    ) -> None:
-        """Seed 000: a perfect quiz earns the Quiz Mastery badge, once. The achievement is made
-        on first need (key `quiz-mastery`), so a host can rename it, give it rewards or list it."""
-        achievement = await achievements_repo.ensure_by_key(
-            session,
-            QUIZ_MASTERY_KEY,
-            name="Quiz Mastery",
-            description="Scored 100% on a quiz",
-            type="SKILL",
-            icon="🧠",
-            rarity="rare",
-            requirements=[],
-            rewards=[],
-            meta={},
-        )
-        rule = rules_module.rule_of(achievement)
-        _, awarded = await award(session, self.broadcaster, user, rule)
-        if awarded is not None:
-            state.unlocked.add(awarded.achievement_id)
-            body["unlocked"].append(_unlocked(awarded))
-            body["celebrations"].append(f"🏅 {awarded.name} Badge Earned!")
-
     # --- progress from outside an event (claimed rewards) ----------------------------------------
 
     async def grant_xp(
@@ -509,7 +324,7 @@ class Engine:
         checked. The caller holds the user's stats lock (`metrics.lock_stats`). Returns the
         effects `{xp, celebrations, unlocked, quests}`, shaped like an event's answer."""
         old_xp, old_level = stats.xp, stats.level
-        xp = await self._gain_xp(session, user, stats, amount, source)
+        xp = gain_xp(session, self.curve, user, stats, amount, source)
         celebrated = await self.broadcaster.training_milestone(
             session,
             user,
@@ -549,11 +364,11 @@ class Engine:
         at: datetime | None = None,
     ) -> dict[str, Any]:
         at = at or utcnow()
-        unlocked = await self.evaluate(session, user, stats, moved, at)
+        unlocks = await self.evaluator.evaluate(session, user, stats, moved, at)
         quests = await self.quests.on_event(session, user, stats, moved, at)
         return {
-            "celebrations": [f"🏅 {awarded.name} Badge Earned!" for awarded in unlocked],
-            "unlocked": [_unlocked(awarded) for awarded in unlocked],
+            "celebrations": [badge_title(awarded) for awarded in unlocks],
+            "unlocked": [unlocked(awarded) for awarded in unlocks],
             "quests": quests,
         }
 
@@ -563,7 +378,7 @@ class Engine:
         """Unlock a new or changed achievement for every user who already qualifies, quietly
         (their own screens and notifications, not the TV display); returns how many."""
         async with self.database.transaction() as session:
-            index = await self.rules.current(session)
+            index = await self.evaluator.rules.current(session)
             rule = index.rules.get(achievement_id)
             if rule is None:
                 return 0
@@ -583,7 +398,7 @@ class Engine:
                 if user is None:
                     continue
                 stats = await metrics.lock_stats(session, user)
-                awarded = await self.evaluate(
+                awarded = await self.evaluator.evaluate(
                     session, user, stats, set(), utcnow(), quiet=True, only={achievement_id}
                 )
                 unlocked += len(awarded)
@@ -592,108 +407,3 @@ class Engine:
                 "backfill of achievement %s unlocked it for %d users", achievement_id, unlocked
             )
         return unlocked
-
-    async def evaluate(
-        self,
-        session: AsyncSession,
-        user: User,
-        stats: UserStats,
-        moved: set[str],
-        at: datetime,
-        *,
-        quiet: bool = False,
-        only: set[int] | None = None,
-        state: UserState | None = None,
-        index: rules_module.RuleIndex | None = None,
-    ) -> list[Awarded]:
-        """Unlock the achievements reading a moved metric whose requirements now all hold.
-
-        With `state` (an event of a batch) everything is read from memory; without it, from the
-        database."""
-        if index is None:
-            index = await self.rules.current(session)
-        candidates = (
-            index.for_metrics(moved)
-            if only is None
-            else [index.rules[i] for i in sorted(only) if i in index.rules]
-        )
-        if not candidates:
-            return []
-        if state is not None:
-            done = state.unlocked
-        else:
-            done = set(
-                (
-                    await session.scalars(
-                        select(UserAchievement.achievement_id).where(
-                            UserAchievement.user_id == user.id,
-                            UserAchievement.achievement_id.in_(
-                                [r.achievement_id for r in candidates]
-                            ),
-                            UserAchievement.unlocked_at.is_not(None),
-                        )
-                    )
-                ).all()
-            )
-        open_rules = [r for r in candidates if r.achievement_id not in done]
-        if not open_rules:
-            return []
-        untimed = {q.metric for r in open_rules for q in r.requirements if q.timeframe is None}
-        values: dict[str, float] = (
-            await metrics.totals(session, user.id, untimed - GAUGES)
-            if state is None
-            else {m: state.totals.get(m, 0.0) for m in untimed - GAUGES}
-        )
-        values.update(
-            {
-                "xp": stats.xp,
-                "level": stats.level,
-                "streak": stats.current_streak,
-                "best_streak": stats.best_streak,
-            }
-        )
-        awarded: list[Awarded] = []
-        bars: list[dict[str, Any]] = []
-        windows: dict[tuple[str, int, int], float] = {}  # one query per (metric, bucket, window)
-        for rule in open_rules:
-            for requirement in rule.requirements:
-                if requirement.timeframe is not None:
-                    bucket_s = bucket_size_for(requirement.timeframe)
-                    window_s = requirement.timeframe.window_s
-                    key = (requirement.metric, bucket_s, window_s)
-                    start = at - timedelta(seconds=window_s)
-                    if key in windows:
-                        pass
-                    elif state is not None:
-                        windows[key] = state.window_sum(requirement.metric, bucket_s, start, at)
-                    else:
-                        windows[key] = await metrics.window_sum(
-                            session, user.id, requirement.metric, bucket_s, start, at
-                        )
-                    values[value_key(requirement)] = windows[key]
-            if all_hold(rule.requirements, values):
-                _, result = await award(session, self.broadcaster, user, rule, quiet=quiet)
-                if result is not None:
-                    awarded.append(result)
-                    if state is not None:
-                        state.unlocked.add(result.achievement_id)
-            elif not rule.secret:
-                first = rule.requirements[0]
-                bar = progress(first, values.get(value_key(first), values.get(first.metric, 0.0)))
-                bars.append(
-                    {
-                        "achievementId": rule.achievement_id,
-                        "name": rule.name,
-                        "current": bar.current,
-                        "target": bar.target,
-                    }
-                )
-        if bars and not quiet:
-            # One message for every bar this event moved (progress bars update together).
-            add_room_event(
-                session,
-                user_room(user.external_id),
-                "progress:update",
-                {"userId": user.external_id, "achievements": bars, "timestamp": _iso(utcnow())},
-            )
-        return awarded

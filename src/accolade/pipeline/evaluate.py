@@ -1,0 +1,164 @@
+"""Evaluate: the rules that read a moved metric, checked against the user's values; those that
+now hold unlock (once), with their rewards and celebrations, and the others' progress bars go
+to the user's screen."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accolade.domain.events import GAUGES
+from accolade.domain.requirements import (
+    Progress,
+    all_hold,
+    bucket_size_for,
+    progress,
+    value_key,
+)
+from accolade.pipeline.apply import UserState
+from accolade.pipeline.progression import iso
+from accolade.services import rules as rules_module
+from accolade.services.achievements import Awarded, award
+from accolade.services.broadcaster import Broadcaster, user_room
+from accolade.storage import metrics
+from accolade.storage.models import User, UserAchievement, UserStats, utcnow
+from accolade.storage.outbox import add_room_event
+
+# A `progress:update` carries the bars nearest to completion, at most this many: what a
+# player's screen can show moving. The whole list is `GET /api/users/achievements/progress/list`.
+PROGRESS_BARS_MAX = 10
+
+
+def unlocked(awarded: Awarded) -> dict[str, Any]:
+    """An unlock as the event's answer lists it."""
+    return {
+        "achievementId": awarded.achievement_id,
+        "name": awarded.name,
+        "rewardDistributionIds": awarded.distribution_ids,
+    }
+
+
+def badge_title(awarded: Awarded) -> str:
+    return f"🏅 {awarded.name} Badge Earned!"
+
+
+class Evaluator:
+    def __init__(self, broadcaster: Broadcaster) -> None:
+        self.broadcaster = broadcaster
+        self.rules = rules_module.Rules()
+
+    async def evaluate(
+        self,
+        session: AsyncSession,
+        user: User,
+        stats: UserStats,
+        moved: set[str],
+        at: datetime,
+        *,
+        quiet: bool = False,
+        only: set[int] | None = None,
+        state: UserState | None = None,
+        index: rules_module.RuleIndex | None = None,
+    ) -> list[Awarded]:
+        """Unlock the achievements reading a moved metric whose requirements now all hold.
+
+        With `state` (an event of a batch) everything is read from memory; without it, from the
+        database."""
+        if index is None:
+            index = await self.rules.current(session)
+        candidates = (
+            index.for_metrics(moved)
+            if only is None
+            else [index.rules[i] for i in sorted(only) if i in index.rules]
+        )
+        if not candidates:
+            return []
+        if state is not None:
+            done = state.unlocked
+        else:
+            done = set(
+                (
+                    await session.scalars(
+                        select(UserAchievement.achievement_id).where(
+                            UserAchievement.user_id == user.id,
+                            UserAchievement.achievement_id.in_(
+                                [r.achievement_id for r in candidates]
+                            ),
+                            UserAchievement.unlocked_at.is_not(None),
+                        )
+                    )
+                ).all()
+            )
+        open_rules = [r for r in candidates if r.achievement_id not in done]
+        if not open_rules:
+            return []
+        untimed = {q.metric for r in open_rules for q in r.requirements if q.timeframe is None}
+        values: dict[str, float] = (
+            await metrics.totals(session, user.id, untimed - GAUGES)
+            if state is None
+            else {m: state.totals.get(m, 0.0) for m in untimed - GAUGES}
+        )
+        values.update(
+            {
+                "xp": stats.xp,
+                "level": stats.level,
+                "streak": stats.current_streak,
+                "best_streak": stats.best_streak,
+            }
+        )
+        awarded: list[Awarded] = []
+        bars: list[tuple[Progress, rules_module.Rule]] = []
+        windows: dict[tuple[str, int, int], float] = {}  # one query per (metric, bucket, window)
+        for rule in open_rules:
+            for requirement in rule.requirements:
+                if requirement.timeframe is not None:
+                    bucket_s = bucket_size_for(requirement.timeframe)
+                    window_s = requirement.timeframe.window_s
+                    key = (requirement.metric, bucket_s, window_s)
+                    start = at - timedelta(seconds=window_s)
+                    if key in windows:
+                        pass
+                    elif state is not None:
+                        windows[key] = state.window_sum(requirement.metric, bucket_s, start, at)
+                    else:
+                        windows[key] = await metrics.window_sum(
+                            session, user.id, requirement.metric, bucket_s, start, at
+                        )
+                    values[value_key(requirement)] = windows[key]
+            if all_hold(rule.requirements, values):
+                _, result = await award(session, self.broadcaster, user, rule, quiet=quiet)
+                if result is not None:
+                    awarded.append(result)
+                    if state is not None:
+                        state.unlocked.add(result.achievement_id)
+            elif not rule.secret:
+                first = rule.requirements[0]
+                bar = progress(first, values.get(value_key(first), values.get(first.metric, 0.0)))
+                bars.append((bar, rule))
+        if bars and not quiet:
+            # One message for the bars this event moved (they update together): the nearest to
+            # completion first, at most PROGRESS_BARS_MAX (100 rules on one metric would
+            # otherwise put 100 bars in every event's message).
+            nearest = sorted(bars, key=lambda b: -b[0].fraction)[:PROGRESS_BARS_MAX]
+            add_room_event(
+                session,
+                user_room(user.external_id),
+                "progress:update",
+                {
+                    "userId": user.external_id,
+                    "achievements": [
+                        {
+                            "achievementId": rule.achievement_id,
+                            "name": rule.name,
+                            "current": bar.current,
+                            "target": bar.target,
+                        }
+                        for bar, rule in nearest
+                    ],
+                    "timestamp": iso(utcnow()),
+                },
+            )
+        return awarded

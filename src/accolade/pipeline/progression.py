@@ -1,0 +1,122 @@
+"""Progression: XP, level and tier, and the daily streak, with the room events that tell the
+user's screens. Called inside the event's transaction, under the user's stats lock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accolade.domain import levels, streaks
+from accolade.services.broadcaster import user_room
+from accolade.storage.models import User, UserStats, utcnow
+from accolade.storage.outbox import add_room_event
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def gain_xp(
+    session: AsyncSession,
+    curve: levels.LevelCurve,
+    user: User,
+    stats: UserStats,
+    amount: int,
+    source: str,
+) -> dict[str, Any]:
+    """Add `amount` XP (never below 0 in total); level and tier follow. Returns the answer's
+    `xp` part."""
+    old_level = stats.level
+    old_tier = levels.tier_for_level(old_level)
+    stats.xp = max(0, stats.xp + amount)
+    stats.level = curve.level_for_xp(stats.xp)
+    stats.updated_at = utcnow()
+    tier = levels.tier_for_level(stats.level)
+    name = user.user_name or str(user.external_id)
+    room = user_room(user.external_id)
+    now = iso(utcnow())
+    add_room_event(
+        session,
+        room,
+        "xp:gained",
+        {
+            "userId": user.external_id,
+            "userName": name,
+            "amount": amount,
+            "source": source,
+            "newTotal": stats.xp,
+            "level": stats.level,
+            "timestamp": now,
+        },
+    )
+    if stats.level > old_level:
+        level_up = {
+            "userId": user.external_id,
+            "userName": name,
+            "previousLevel": old_level,
+            "newLevel": stats.level,
+            "totalXP": stats.xp,
+            "timestamp": now,
+        }
+        add_room_event(session, room, "level:up", level_up)
+        add_room_event(session, room, "player:level-up", level_up)
+    if tier > old_tier:
+        add_room_event(
+            session,
+            room,
+            "player:tier-upgrade",
+            {
+                "userId": user.external_id,
+                "userName": name,
+                "previousTier": old_tier.label,
+                "newTier": tier.label,
+                "level": stats.level,
+                "timestamp": now,
+            },
+        )
+    return {
+        "gained": amount,
+        "total": stats.xp,
+        "level": stats.level,
+        "previousLevel": old_level,
+        "tier": tier.label,
+    }
+
+
+def record_day(
+    session: AsyncSession, user: User, stats: UserStats, at: datetime
+) -> tuple[dict[str, Any], int | None]:
+    """Count the day of `at` (in the user's time zone) in the streak. Returns the answer's
+    `streak` part and the streak length when it reached a milestone (a multiple of 7 days)."""
+    state = streaks.StreakState(
+        stats.current_streak,
+        stats.best_streak,
+        datetime.fromisoformat(stats.last_active_day).date() if stats.last_active_day else None,
+    )
+    update = streaks.record_activity(state, at, user.time_zone or "UTC")
+    stats.current_streak = update.state.current
+    stats.best_streak = update.state.best
+    stats.last_active_day = update.state.last_day.isoformat() if update.state.last_day else None
+    summary = {
+        "current": stats.current_streak,
+        "best": stats.best_streak,
+        "lastActiveDay": stats.last_active_day,
+        "reset": update.reset,
+    }
+    if update.changed:
+        add_room_event(
+            session,
+            user_room(user.external_id),
+            "streak:update",
+            {
+                "userId": user.external_id,
+                "userName": user.user_name or str(user.external_id),
+                "currentStreak": stats.current_streak,
+                "bestStreak": stats.best_streak,
+                "reset": update.reset,
+                "timestamp": iso(utcnow()),
+            },
+        )
+    return summary, update.milestone
