@@ -142,17 +142,23 @@ def serve(
     out.print(token, soft_wrap=True, highlight=False)
     sys.stdout.flush()
 
-    uvicorn.run(
-        create_asgi(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        proxy_headers=False,
+    uvicorn.run(create_asgi(settings), **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How `accolade serve` runs uvicorn (tests start their servers the same way)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "proxy_headers": False,
         # The fan-out fast path writes pre-framed bytes to connections of this protocol; frames
         # go out uncompressed anyway, so per-connection deflate state would only cost memory.
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-    )
+        "ws": "websockets-sansio",
+        "ws_per_message_deflate": False,
+        # A WebSocket frame larger than a request body may be is not read: close 1009.
+        "ws_max_size": settings.max_body_bytes,
+    }
 
 
 @app.command()

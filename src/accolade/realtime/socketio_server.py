@@ -337,6 +337,29 @@ class Server(socketio.AsyncServer):
             return
         await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """Decode and dispatch one Socket.IO packet; one that cannot be decoded (not JSON,
+        nested deeper than the parser's recursion limit) is answered with an `error` in its
+        namespace and the connection is kept, as for any other malformed request."""
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, RecursionError) as exc:
+            namespace = _packet_namespace(data)
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+            log.info("undecodable Socket.IO packet on %s: %s", namespace, type(exc).__name__)
+            if sid is None:
+                return  # not connected to that namespace: nobody to tell
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else "not valid"
+            await self.emit(
+                "error",
+                {
+                    "code": "validation_error",
+                    "message": f"the packet could not be read: its JSON is {reason}",
+                },
+                to=sid,
+                namespace=namespace,
+            )
+
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
         await super()._handle_eio_connect(eio_sid, environ)
         if (socket := self.eio.sockets.get(eio_sid)) is not None:
@@ -349,6 +372,14 @@ class Server(socketio.AsyncServer):
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and socket.queue is not None:
             socket.queue.put_nowait(None)
+
+
+def _packet_namespace(data: Any) -> str:
+    """The namespace a raw Socket.IO packet (`2/leaderboard,[...]`) is addressed to, read
+    without decoding its JSON; `/` when it names none."""
+    if isinstance(data, str) and data[1:2] == "/":
+        return data[1:].partition(",")[0][:200]
+    return "/"
 
 
 def _too_slow_farewell(server: socketio.AsyncServer) -> Callable[[str], list[bytes]]:
