@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -134,7 +136,64 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "conflict", "this clashes with an existing record", None)
 
 
+# How long a client should wait after a lost database connection: the pool replaces dead
+# connections on the next checkout (pre-ping), so a retry soon after usually succeeds.
+UNAVAILABLE_RETRY_AFTER_S = 2
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) says the database could not be reached or the connection
+    broke mid-operation, rather than that the request or the code was wrong."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sa_exc.InterfaceError | sa_exc.TimeoutError):
+            return True  # InterfaceError: the connection is closed; TimeoutError: pool is dry
+        if isinstance(current, _ASYNCPG_CONNECTION_ERRORS):
+            return True
+        if isinstance(current, ConnectionError):
+            return True  # refused, reset, broken pipe: from the driver's socket
+        if isinstance(current, sa_exc.DBAPIError) and isinstance(current.orig, OSError):
+            return True  # the driver's own socket error (not any OSError of the app)
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_ASYNCPG_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def _unavailable(exc: BaseException) -> JSONResponse:
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return error_response(
+        503,
+        "unavailable",
+        "the database connection was lost; try again shortly",
+        None,
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+    )
+
+
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    """A lost connection is 503 (answered here, not logged as a crash); other database errors
+    go on to `_unexpected`."""
+    if connection_lost(exc):
+        return _unavailable(exc)
+    raise exc
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    if connection_lost(exc):  # wrapped in something else on its way up
+        return _unavailable(exc)
     log.exception("unexpected error", exc_info=exc)
     return error_response(500, "internal", "something went wrong on our side; it is logged")
 
@@ -144,4 +203,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    for database_error in (
+        sa_exc.DBAPIError,
+        sa_exc.TimeoutError,
+        ConnectionError,
+        *_ASYNCPG_CONNECTION_ERRORS,
+    ):
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _unexpected)
