@@ -35,7 +35,7 @@ async def test_members_join_and_leave_and_totals_follow_them(client, service):
     added = await client.put(f"{TEAMS}/9/members/2", json={"userName": "Bo"}, headers=service)
     assert added.json()["userName"] == "Bo"
 
-    team = (await client.get(f"{TEAMS}/9")).json()
+    team = (await client.get(f"{TEAMS}/9", headers=service)).json()
     assert team["teamId"] == 9
     assert [m["userId"] for m in team["members"]] == [1, 2]
     assert team["totals"]["revenue"] == 1250 and team["totals"]["signups"] == 2
@@ -60,3 +60,24 @@ async def test_a_user_token_may_read_but_not_manage_teams(client, service, auth)
     assert (await client.get(f"{TEAMS}/t", headers=user)).status_code == 200
     assert_error(await client.put(f"{TEAMS}/t/members/5", headers=user), 403, "forbidden")
     assert_error(await client.post(TEAMS, json={"name": "Mine"}, headers=user), 403, "forbidden")
+
+
+async def test_a_team_without_a_token_shows_name_and_totals_but_not_its_members(client, service):
+    await client.post(TEAMS, json={"teamId": "tv", "name": "Closers"}, headers=service)
+    await client.put(f"{TEAMS}/tv/members/7", json={"userName": "Ava"}, headers=service)
+    await client.post("/api/events", json={"userId": 7, "type": "deal"}, headers=service)
+    public = await client.get(f"{TEAMS}/tv")
+    assert public.status_code == 200
+    body = public.json()
+    assert body["name"] == "Closers" and body["memberCount"] == 1
+    assert body["totals"]["deal"] == 1
+    assert "members" not in body and "Ava" not in public.text
+
+
+async def test_a_display_token_does_not_see_members_but_a_user_token_does(client, service, auth):
+    await client.post(TEAMS, json={"teamId": "d", "name": "D"}, headers=service)
+    await client.put(f"{TEAMS}/d/members/8", headers=service)
+    shown = await client.get(f"{TEAMS}/d", headers=auth("lobby", "display"))
+    assert "members" not in shown.json()
+    member_view = await client.get(f"{TEAMS}/d", headers=auth("9", "user"))
+    assert [m["userId"] for m in member_view.json()["members"]] == [8]

@@ -45,10 +45,16 @@ class TeamService:
                 raise Conflict(f"team {team_id!r} already exists")
             return await self._view(session, team, "all")
 
-    async def get(self, team_id: UserId, period: Period = "all") -> dict[str, Any]:
-        """The team, its members, and each metric summed over them for `period` (current)."""
+    async def get(
+        self, team_id: UserId, period: Period = "all", *, with_members: bool = True
+    ) -> dict[str, Any]:
+        """The team, its members (left out unless `with_members`: `memberCount` stays), and
+        each metric summed over them for `period` (current)."""
         async with self.database.transaction() as session:
-            return await self._view(session, await self._team(session, team_id), period)
+            view = await self._view(session, await self._team(session, team_id), period)
+        if not with_members:
+            del view["members"]
+        return view
 
     async def list(self) -> list[dict[str, Any]]:
         async with self.database.transaction() as session:
@@ -111,6 +117,7 @@ class TeamService:
             "name": team.name,
             "createdAt": _iso(team.created_at),
             "members": [_member(team, user, at) for user, at in members],
+            "memberCount": len(members),
             "period": period,
             "periodKey": key,
             "totals": await repo.totals(session, team, period, key),

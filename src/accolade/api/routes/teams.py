@@ -10,6 +10,7 @@ from pydantic import Field
 
 from accolade.api.deps import Privileged, PublicReader, ServicesDep
 from accolade.api.schemas import Name, Schema, UserIdIn
+from accolade.domain.identity import Role
 from accolade.leaderboard.periods import Period
 
 router = APIRouter(prefix="/api/teams", tags=["teams"])
@@ -51,17 +52,22 @@ async def list_teams(services: ServicesDep, _: PublicReader) -> list[dict[str, A
 
 @router.get(
     "/{team_id}",
-    summary="A team: its members and each metric summed over them",
+    summary="A team: its name, each metric summed over its members, and (with a token) members",
     description="`totals` sums each metric over the members for the current `period` "
-    "(default `all`). The team's leaderboard: `GET /api/leaderboards/{metric}?team={teamId}`.",
+    "(default `all`). The team's leaderboard: `GET /api/leaderboards/{metric}?team={teamId}`. "
+    "Public (no token while `ACCOLADE_PUBLIC_DISPLAY` is on, or a `display` token, as the TV "
+    "reads it): `teamId`, `name`, `createdAt`, `memberCount`, `period`, `periodKey`, `totals`. "
+    "The `members` list (user ids and names) needs a `user`, `service` or `admin` token.",
 )
 async def get_team(
     team_id: TeamPath,
     services: ServicesDep,
-    _: PublicReader,
+    reader: PublicReader,
     period: Annotated[Period, Query(description="all, day, week, month or year.")] = "all",
 ) -> dict[str, Any]:
-    return await services.teams.get(_id(team_id), period)
+    # Who belongs to a team names people: not for anonymous screens (issue 18).
+    with_members = reader is not None and reader.role is not Role.DISPLAY
+    return await services.teams.get(_id(team_id), period, with_members=with_members)
 
 
 @router.delete("/{team_id}", summary="Delete a team (its members' values stay theirs)")
