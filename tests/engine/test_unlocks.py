@@ -198,3 +198,32 @@ async def test_progress_update_carries_the_ten_bars_nearest_to_completion(engine
     bars = update.payload["achievements"]
     assert [bar["achievementId"] for bar in bars] == [targets[n]["id"] for n in range(2, 12)]
     assert [bar["target"] for bar in bars] == [float(n) for n in range(2, 12)]
+
+
+async def test_threshold_rules_and_other_rules_on_one_metric_unlock_together_once(engine):
+    """One-threshold rules (found by bisection) and every other kind on the same metric unlock
+    in one answer, by achievement id, each once; a threshold met exactly counts (gte), a gt
+    threshold met exactly does not."""
+    three = await engine.achievement("Three", rule("deal", "gte", 3))
+    over_three = await engine.achievement("Over three", rule("deal", "gt", 3))
+    both = await engine.achievement("Both", rule("deal", "gte", 2), rule("xp", "gte", 0))
+    today = await engine.achievement("Today", rule("deal", "gte", 3, duration=1, unit="days"))
+    secret = await engine.achievement("Hidden", rule("deal", "gte", 2), secret=True)
+    exact = await engine.achievement("Exactly three", rule("deal", "eq", 3))
+    await engine.event(1, "deal", value=1)
+    second = await engine.event(1, "deal", value=1)
+    assert [u["name"] for u in second["unlocked"]] == ["Both", "Hidden"]
+    third = await engine.event(1, "deal", value=1)
+    assert [u["achievementId"] for u in third["unlocked"]] == [
+        three["id"],
+        today["id"],
+        exact["id"],
+    ]
+    fourth = await engine.event(1, "deal", value=1)
+    assert [u["name"] for u in fourth["unlocked"]] == ["Over three"]
+    assert sorted(await engine.unlocked(1)) == sorted(
+        a["id"] for a in (three, over_three, both, today, secret, exact)
+    )
+    updates = await engine.room_events("user:1", "progress:update")
+    shown = {bar["name"] for u in updates for bar in u.payload["achievements"]}
+    assert "Hidden" not in shown and {"Three", "Over three", "Exactly three"} <= shown

@@ -4,6 +4,7 @@ to the user's screen."""
 
 from __future__ import annotations
 
+import bisect
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain.events import GAUGES
 from accolade.domain.requirements import (
+    TOLERANCE,
     Progress,
     all_hold,
     bucket_size_for,
+    holds,
     progress,
     value_key,
 )
@@ -69,12 +72,20 @@ class Evaluator:
         database."""
         if index is None:
             index = await self.rules.current(session)
-        candidates = (
-            index.for_metrics(moved)
-            if only is None
-            else [index.rules[i] for i in sorted(only) if i in index.rules]
+        # With `state` (the hot path), rules of the one-threshold kind are found on their
+        # metric's ladder; every other rule is checked one by one.
+        ladders = (
+            {m: index.ladders[m] for m in moved if m in index.ladders}
+            if state is not None and only is None
+            else {}
         )
-        if not candidates:
+        if only is not None:
+            candidates = [index.rules[i] for i in sorted(only) if i in index.rules]
+        elif ladders:
+            candidates = index.general_for(moved)
+        else:
+            candidates = index.for_metrics(moved)
+        if not candidates and not ladders:
             return []
         if state is not None:
             done = state.unlocked
@@ -93,9 +104,10 @@ class Evaluator:
                 ).all()
             )
         open_rules = [r for r in candidates if r.achievement_id not in done]
-        if not open_rules:
+        if not open_rules and not ladders:
             return []
         untimed = {q.metric for r in open_rules for q in r.requirements if q.timeframe is None}
+        untimed |= set(ladders)
         values: dict[str, float] = (
             await metrics.totals(session, user.id, untimed - GAUGES)
             if state is None
@@ -109,8 +121,12 @@ class Evaluator:
                 "best_streak": stats.best_streak,
             }
         )
-        awarded: list[Awarded] = []
+        holding: list[rules_module.Rule] = []
         bars: list[tuple[Progress, rules_module.Rule]] = []
+        for metric, ladder in ladders.items():
+            reached, next_up = _climb(ladder, values.get(metric, 0.0), done)
+            holding += reached
+            bars += [(progress(r.requirements[0], values.get(metric, 0.0)), r) for r in next_up]
         windows: dict[tuple[str, int, int], float] = {}  # one query per (metric, bucket, window)
         for rule in open_rules:
             for requirement in rule.requirements:
@@ -129,15 +145,18 @@ class Evaluator:
                         )
                     values[value_key(requirement)] = windows[key]
             if all_hold(rule.requirements, values):
-                _, result = await award(session, self.broadcaster, user, rule, quiet=quiet)
-                if result is not None:
-                    awarded.append(result)
-                    if state is not None:
-                        state.unlocked.add(result.achievement_id)
+                holding.append(rule)
             elif not rule.secret:
                 first = rule.requirements[0]
                 bar = progress(first, values.get(value_key(first), values.get(first.metric, 0.0)))
                 bars.append((bar, rule))
+        awarded: list[Awarded] = []
+        for rule in sorted(holding, key=lambda r: r.achievement_id):
+            _, result = await award(session, self.broadcaster, user, rule, quiet=quiet)
+            if result is not None:
+                awarded.append(result)
+                if state is not None:
+                    state.unlocked.add(result.achievement_id)
         if bars and not quiet:
             # One message for the bars this event moved (they update together): the nearest to
             # completion first, at most PROGRESS_BARS_MAX (100 rules on one metric would
@@ -162,3 +181,28 @@ class Evaluator:
                 },
             )
         return awarded
+
+
+def _climb(
+    ladder: rules_module.Ladder, value: float, done: set[int]
+) -> tuple[list[rules_module.Rule], list[rules_module.Rule]]:
+    """The ladder's rules that `value` reaches and are not unlocked yet, and the next ones up
+    that show a progress bar (at most PROGRESS_BARS_MAX, secret ones left out)."""
+    # Every rule that could hold lies below this index (thresholds within TOLERANCE included).
+    stop = bisect.bisect_right(ladder.thresholds, value + abs(value) * TOLERANCE + TOLERANCE)
+    reached: list[rules_module.Rule] = []
+    next_up: list[rules_module.Rule] = []
+    for position in range(stop):
+        rule = ladder.rules[position]
+        if rule.achievement_id in done:
+            continue
+        if holds(rule.requirements[0], value):
+            reached.append(rule)
+        elif not rule.secret:
+            next_up.append(rule)
+    for rule in ladder.rules[stop:]:
+        if len(next_up) >= PROGRESS_BARS_MAX:
+            break
+        if not rule.secret and rule.achievement_id not in done:
+            next_up.append(rule)
+    return reached, next_up

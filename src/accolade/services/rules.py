@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,19 +36,63 @@ class Rule:
     rewards: tuple[dict[str, Any], ...]
 
 
+def ladder_step(rule: Rule) -> Requirement | None:
+    """The requirement of a rule that a ladder serves: one untimed "at least" (gt or gte)."""
+    if len(rule.requirements) != 1:
+        return None
+    (requirement,) = rule.requirements
+    if requirement.timeframe is not None or requirement.operator not in _UP:
+        return None
+    return requirement
+
+
+_UP = frozenset({Operator.GT, Operator.GTE})
+
+
+@dataclass
+class Ladder:
+    """The rules on one metric that hold from a threshold up ("revenue at least 5,000"), by
+    threshold: an event finds the ones it reached and the next ones up by bisection, instead
+    of checking every rule on the metric."""
+
+    thresholds: list[float] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+
+
 @dataclass
 class RuleIndex:
     version: str | None = None
     by_metric: dict[str, list[Rule]] = field(default_factory=dict)
     rules: dict[int, Rule] = field(default_factory=dict)
+    # metric -> its ladder rules; `general` holds every other rule reading the metric.
+    ladders: dict[str, Ladder] = field(default_factory=dict)
+    general: dict[str, list[Rule]] = field(default_factory=dict)
 
     def for_metrics(self, metrics: set[str]) -> list[Rule]:
         """The rules that read any of `metrics`, each once, by achievement id."""
-        found: dict[int, Rule] = {}
-        for metric in metrics:
-            for rule in self.by_metric.get(metric, ()):
-                found[rule.achievement_id] = rule
-        return [found[key] for key in sorted(found)]
+        return _unique(rule for metric in metrics for rule in self.by_metric.get(metric, ()))
+
+    def general_for(self, metrics: set[str]) -> list[Rule]:
+        """The rules reading any of `metrics` that no ladder serves, each once, by id."""
+        return _unique(rule for metric in metrics for rule in self.general.get(metric, ()))
+
+    def index(self) -> None:
+        """Sort each metric's rules into its ladder or its general list."""
+        self.ladders, self.general = {}, {}
+        for metric, rules in self.by_metric.items():
+            steps = sorted(
+                (step.threshold, rule.achievement_id, rule)
+                for rule in rules
+                if (step := ladder_step(rule)) is not None
+            )
+            if steps:
+                self.ladders[metric] = Ladder([t for t, _, _ in steps], [r for _, _, r in steps])
+            self.general[metric] = [r for r in rules if ladder_step(r) is None]
+
+
+def _unique(rules: Iterable[Rule]) -> list[Rule]:
+    found = {rule.achievement_id: rule for rule in rules}
+    return [found[key] for key in sorted(found)]
 
 
 def requirement_of(raw: dict[str, Any]) -> Requirement:
@@ -117,4 +162,5 @@ class Rules:
             for metric in {r.metric for r in rule.requirements}:
                 by_metric[metric].append(rule)
         index.by_metric = dict(by_metric)
+        index.index()
         return index
