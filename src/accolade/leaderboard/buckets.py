@@ -3,7 +3,7 @@
 A board's place is the number of rows ahead plus one. Counting those rows costs as much as the
 place is deep; the index keeps instead, per board, how many rows hold a value in each bucket,
 so a place is the sum of the counts of the buckets above the user's, plus the rows ahead inside
-the user's own bucket (`storage.leaderboards.bucket_place`).
+the user's own bucket (`storage.leaderboards.bucket_ahead`).
 
 Buckets come from an order-preserving map of a float64 to a signed int64 (`value_key`): the
 IEEE 754 bits read as an integer, negatives flipped so that a lower value always has a lower
