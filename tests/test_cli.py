@@ -172,7 +172,7 @@ def test_serve_on_a_fresh_directory_answers_with_its_printed_token(tmp_path, fre
         assert created.status_code == 201
         assert httpx.get(f"{base}/docs").status_code == 200
         assert "/api/users/achievements/progress" in httpx.get(f"{base}/openapi.json").text
-        assert "accolade_http_requests_total" in httpx.get(f"{base}/metrics").text
+        assert "accolade_http_requests_total" in httpx.get(f"{base}/metrics", headers=headers).text
 
 
 @pytest.mark.live

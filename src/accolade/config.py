@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,12 @@ class Settings(BaseSettings):
         3.0, gt=0, description="Seconds between the demo team's moves (with `demo`)."
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
+    # Metrics name routes, rooms and traffic: not for anyone by default (Prometheus sends the
+    # token with `authorization: {credentials: ...}` in its scrape config).
+    metrics: Literal["open", "token", "off"] = Field(
+        "token",
+        description="`/metrics`: `token` (an admin token required), `open` (anyone), `off` (404).",
+    )
     db_pool_size: int = Field(10, ge=1, description="PostgreSQL connection pool size.")
     db_pool_overflow: int = Field(10, ge=0, description="Extra PostgreSQL connections under load.")
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="How long SQLite waits for a lock.")

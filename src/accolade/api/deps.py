@@ -67,6 +67,8 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `accolade token`.")
+# The bearer token as sent, if any, for routes that decide for themselves whether they need one.
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 async def current_principal(

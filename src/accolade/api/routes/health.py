@@ -7,8 +7,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from accolade import __version__
-from accolade.api.deps import ServicesDep
+from accolade.api.deps import BearerCredentials, ServicesDep
 from accolade.api.errors import error_response
+from accolade.auth import read_token
+from accolade.domain.errors import NotFound, Unauthorized
+from accolade.domain.identity import Role
 
 router = APIRouter(tags=["health"])
 
@@ -18,11 +21,30 @@ async def health(services: ServicesDep) -> Response:
     try:
         await services.database.ping()
     except Exception as exc:  # a health check reports the outage (503) rather than failing
-        return error_response(503, "unavailable", f"database unreachable: {exc}")
+        return error_response(
+            503, "unavailable", f"database unreachable: {exc}", None, {"Retry-After": "2"}
+        )
     body = {"status": "ok", "version": __version__, "database": services.database.dialect}
     return JSONResponse(body)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="`ACCOLADE_METRICS`: `token` (default) needs an admin token "
+    "(`Authorization: Bearer`), `open` serves anyone, `off` answers 404.",
+    response_class=Response,
+)
+async def metrics(
+    request: Request,
+    services: ServicesDep,
+    credentials: BearerCredentials,
+) -> Response:
+    mode = services.settings.metrics
+    if mode == "off":
+        raise NotFound("no such endpoint (metrics are off: ACCOLADE_METRICS=off)")
+    if mode == "token":
+        if credentials is None:
+            raise Unauthorized("metrics need an admin token: `Authorization: Bearer <token>`")
+        read_token(services.jwt_secret, credentials.credentials).require_role(Role.ADMIN)
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
