@@ -286,16 +286,18 @@ async def main() -> None:
         raise
     finally:
         if screens is not None:
-            with contextlib.suppress(ProcessLookupError):
-                screens.process.kill()
+            if screens.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    screens.process.kill()
             await screens.process.wait()
             screens.reader.cancel()
-        server.terminate()
-        try:
-            await asyncio.wait_for(server.wait(), 20)
-        except TimeoutError:
-            server.kill()
-            await server.wait()
+        if server.returncode is None:  # (a server that died is in the log shown above)
+            server.terminate()
+            try:
+                await asyncio.wait_for(server.wait(), 20)
+            except TimeoutError:
+                server.kill()
+                await server.wait()
         if admin is not None:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
