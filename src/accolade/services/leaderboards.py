@@ -425,7 +425,10 @@ class LeaderboardService:
                 "leaderboard:refresh",
                 {"metric": board, "periodKeys": dict(keys), "timestamp": _iso(now)},
             )
-        throttled = [b for b in boards if b not in due and b not in settled]
+        # Marked once per transaction: its later events find the mark already written.
+        throttled = [
+            b for b in boards if b not in due and b not in settled and b not in pending.marked
+        ]
         if throttled:
             await rows.mark_pending(session, throttled)
             pending.marked.update(throttled)
