@@ -26,7 +26,7 @@ from accolade.bus.base import Bus, MessageHandler
 from accolade.bus.memory import MemoryBus
 from accolade.bus.messages import RoomMessage
 from accolade.bus.redis import RedisBus
-from accolade.bus.relay import PRUNED_THROUGH_KEY, Relay
+from accolade.bus.relay import PRUNED_THROUGH_KEY, Relay, to_message
 from accolade.config import Settings
 from accolade.realtime.gateway import Gateway
 from accolade.services import instance
@@ -559,3 +559,25 @@ async def test_two_clusters_on_one_redis_never_hear_each_other():
 async def test_every_node_on_one_database_gets_the_same_cluster_id(stopped):
     first = await instance.cluster_id(stopped.database)
     assert first and await instance.cluster_id(stopped.database) == first
+
+
+async def test_rows_this_node_committed_are_published_as_stored(backend, stopped):
+    """A running relay publishes what this node committed from memory: the messages are the
+    rows as stored (id, room, event, payload, time), in id order, and nothing is kept after."""
+    bus = RecordingBus(MemoryBus())
+    relay = Relay(stopped.database, bus, poll_interval_s=60)
+    stopped.database.after_outbox_commit = relay.committed
+    await relay.start()
+    try:
+        await write(stopped, "fresh", count=3)
+        for _ in range(WAIT_S * 50):
+            if len(bus.published) == 3:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await relay.stop()
+        stopped.database.after_outbox_commit = stopped.relay.committed
+    stored = [to_message(row) for row in await published_rows(stopped)]
+    assert bus.published == stored
+    assert [m.payload["index"] for m in bus.published] == [0, 1, 2]
+    assert relay._fresh == {}

@@ -35,6 +35,8 @@ Sink = Callable[[list[RoomMessage]], Awaitable[None]]
 _RELAY_LOCK_ID = 0x616363_72656C79
 PRUNED_THROUGH_KEY = "room_events_pruned_through"
 PUBLISHED_THROUGH_KEY = "room_events_published_through"
+# Committed rows kept in memory for publishing at most (past that they are read back).
+FRESH_MAX = 20_000
 
 
 class Relay:
@@ -66,6 +68,8 @@ class Relay:
     def committed(self, written: list[Written]) -> None:
         """A transaction committed these room events (`Database.after_outbox_commit`)."""
         if self._loop.running:
+            if len(self._fresh) > FRESH_MAX:
+                self._fresh.clear()  # bounded memory: those rows are read back instead
             for row in written:
                 self._fresh[row.id] = row
         self._loop.kick()
