@@ -118,7 +118,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     engine.listeners.append(leaderboards)
     contests = ContestService(database, broadcaster)
-    engine.listeners.append(ContestScoring(contests.counting))
+    engine.listeners.append(ContestScoring(contests.counting, contests.updates))
     contest_scheduler = ContestScheduler(contests)
     contests.on_change = contest_scheduler.kick
     teams = TeamService(database)
@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             if demo is not None:
                 await demo.stop()
             await contest_scheduler.stop()
+            await contests.updates.close()
             await relay.stop()
             await leaderboards.close()
             if analytics is not None:

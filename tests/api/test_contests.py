@@ -187,10 +187,14 @@ async def test_only_entrants_moves_of_the_metric_inside_the_window_count(app, co
         (2, 2, "Rep 2", 3.0),
     ]
     updates = await room_events(app, f"contest:{cid}", "contest:update")
-    assert [(u.payload["userId"], u.payload["value"]) for u in updates] == [(1, 5.0), (2, 3.0)]
+    # Rep 2's move came within a second of rep 1's (throttled), and the contest ended before
+    # its slot: `contest:ended` carries the final standings instead.
+    assert [(u.payload["userId"], u.payload["value"]) for u in updates] == [(1, 5.0)]
     assert updates[-1].payload["leaderboard"][0]["userId"] == 1
     seed003 = await room_events(app, f"contest:{cid}", "leaderboard:update")
     assert [u.payload for u in seed003] == [u.payload for u in updates]
+    (ended,) = await room_events(app, f"contest:{cid}", "contest:ended")
+    assert [e["value"] for e in ended.payload["leaderboard"]] == [5.0, 3.0]
 
 
 async def test_a_scheduled_window_counts_by_when_a_move_occurred(contests):

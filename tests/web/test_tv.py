@@ -124,3 +124,24 @@ async def test_tv_reconnects_after_a_server_restart_and_shows_what_it_missed(
         await expect(page.locator("#recent")).to_contain_text("Lee Park")
     finally:
         await stop_server(server, task)
+
+
+async def test_tv_shows_a_contest_going_live_and_ending_without_waiting_for_a_poll(
+    site: LiveServer, screen: Screen
+) -> None:
+    page = screen.page
+    await page.goto(f"{site.url}/tv")
+    await expect(page.locator("#badge")).to_have_text("Live")
+    await expect(page.locator("#contest-name")).to_have_text("No live contest")
+    async with site.http(bearer("admin", Role.ADMIN)) as admin:
+        ends = datetime.now(UTC) + timedelta(minutes=10)
+        contest = await admin.post(
+            "/api/contests",
+            json={"name": "Flash Sprint", "metric": "revenue", "endAt": ends.isoformat()},
+        )
+        contest_id = contest.json()["id"]
+        await admin.patch(f"/api/contests/{contest_id}", json={"status": "LIVE"})
+        # Announced on tv-display: well before the (two-minute) fallback poll.
+        await expect(page.locator("#contest-name")).to_have_text("Flash Sprint", timeout=5000)
+        await admin.patch(f"/api/contests/{contest_id}", json={"status": "ENDED"})
+        await expect(page.locator("#contest-name")).to_have_text("No live contest", timeout=5000)

@@ -9,20 +9,28 @@ contest, has moved (as `services.rules` does for achievements).
 
 The window is `[startAt, endAt)` as scheduled (or from the moment it went LIVE by hand, when
 that was earlier), so a move counts or not by when it occurred, not by how quickly the scheduler
-flipped the status. Each change of standings goes to room `contest:{id}` as `contest:update`
-(`/leaderboard`) and `leaderboard:update` (seed 003's `/`), with the top places.
+flipped the status. A change of standings goes to room `contest:{id}` as `contest:update`
+(`/leaderboard`) and `leaderboard:update` (seed 003's `/`), with the top places, at most once
+per `UPDATE_INTERVAL_S` per contest from each node (`UpdateThrottle`): changes that arrive
+meanwhile are owed one trailing update with the standings as they are then, so the last state
+always goes out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from accolade.domain.contests import ContestStatus, in_window
 from accolade.storage import contests as repo
@@ -37,6 +45,11 @@ CONTESTS_VERSION_KEY = "contests_version"
 # Places sent with each standings change, and with `contest:ended`.
 BOARD_SIZE = 10
 _COUNTING_INFO = "accolade.contests.counting"  # session.info: the index read in this transaction
+_HELD_INFO = "accolade.contests.held"  # session.info: updates held back, owed after the commit
+# At most one `contest:update` a second per contest (and node), like `leaderboard:refresh`.
+UPDATE_INTERVAL_S = 1.0
+
+log = logging.getLogger("accolade.contests")
 
 
 def contest_room(contest_id: object) -> str:
@@ -141,14 +154,115 @@ class CountingContests:
         return CountingIndex(version, dict(by_metric))
 
 
+# --- the update throttle -------------------------------------------------------------------------
+
+Flush = Callable[[dict[int, dict[str, Any]]], Awaitable[None]]
+
+
+class UpdateThrottle:
+    """Lets one standings update per contest through every `interval_s` on this node.
+
+    A change inside the interval is held back; once its transaction has committed it is owed,
+    and when the contest's slot comes `flush` sends the owed update (the latest held) with the
+    standings read afresh. Held updates of a transaction that rolls back are never owed.
+    """
+
+    def __init__(
+        self,
+        flush: Flush,
+        interval_s: float = UPDATE_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._flush = flush
+        self.interval_s = interval_s
+        self.clock = clock
+        self._sent_at: dict[int, float] = {}  # contest id -> when its last update was sent
+        self._owed: dict[int, dict[str, Any]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def admit(self, session: AsyncSession, contest_id: int, update: dict[str, Any]) -> bool:
+        """Whether this transaction sends `update` now; if not, it is owed after the commit."""
+        now = self.clock()
+        last = self._sent_at.get(contest_id)
+        if last is None or now - last >= self.interval_s:
+            self._sent_at[contest_id] = now
+            return True
+        held: dict[int, dict[str, Any]] | None = session.info.get(_HELD_INFO)
+        if held is None:
+            held = session.info[_HELD_INFO] = {}
+            owed = held
+
+            def committed(_: Session) -> None:
+                self._owe(owed)
+
+            event.listen(session.sync_session, "after_commit", committed, once=True)
+        held[contest_id] = update
+        return False
+
+    def _owe(self, held: dict[int, dict[str, Any]]) -> None:
+        self._owed.update(held)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is not None or not self._owed:
+            return
+        now = self.clock()
+        delay_s = min(
+            self._sent_at.get(contest_id, now) + self.interval_s - now for contest_id in self._owed
+        )
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, delay_s), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self.clock()
+        due = {
+            contest_id: update
+            for contest_id, update in self._owed.items()
+            if now - self._sent_at.get(contest_id, now - self.interval_s) >= self.interval_s
+        }
+        for contest_id in due:
+            del self._owed[contest_id]
+            self._sent_at[contest_id] = now
+        if due:
+            task = asyncio.get_running_loop().create_task(self._send(due))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._schedule()
+
+    async def _send(self, due: dict[int, dict[str, Any]]) -> None:
+        try:
+            await self._flush(due)
+        except Exception:
+            log.exception("trailing contest updates failed: %s", sorted(due))
+
+    async def close(self) -> None:
+        """Stop: owed updates are dropped (clients catch up over REST on reconnect)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._owed.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def add_update(session: AsyncSession, contest_id: int, update: dict[str, Any]) -> None:
+    """A standings update, in each namespace's words."""
+    room = contest_room(contest_id)
+    add_room_event(session, room, "contest:update", update)
+    add_room_event(session, room, "leaderboard:update", update)  # seed 003's `/`
+
+
 # --- scoring: the engine's metric listener -------------------------------------------------------
 
 
 class ContestScoring:
     """Adds entrants' metric moves to the contests they count for (`Engine.listeners`)."""
 
-    def __init__(self, counting: CountingContests) -> None:
+    def __init__(self, counting: CountingContests, updates: UpdateThrottle | None = None) -> None:
         self.counting = counting
+        self.updates = updates  # None: every change is sent at once
 
     async def metrics_moved_many(
         self, session: AsyncSession, moves: list[MetricMove]
@@ -207,11 +321,11 @@ class ContestScoring:
                 "name": contest.name,
                 "userId": user.external_id,
                 "userName": display_name(user),
-                "leaderboard": await board(session, contest.id),
                 "timestamp": iso(now),
             }
             del update["contest"]
-            room = contest_room(contest.id)
-            add_room_event(session, room, "contest:update", update)
-            add_room_event(session, room, "leaderboard:update", update)  # seed 003's `/`
+            # Held back: the standings are read when the trailing update goes out.
+            if self.updates is None or self.updates.admit(session, contest.id, update):
+                update["leaderboard"] = await board(session, contest.id)
+                add_update(session, contest.id, update)
         return changes

@@ -3,8 +3,10 @@
 How entrants' moves score is `services.contest_scoring` (the engine's listener). Everything the
 screens see is written as room events in the command's own transaction, on room `contest:{id}`:
 `contest:entry`; `contest:status` and `contest:status-changed` (the same change, in the words of
-`/leaderboard` and of seed 003's `/`); `contest:ended` with the final standings. Status changes
-and schedule edits bump the version row the scoring caches follow, and wake this node's
+`/leaderboard` and of seed 003's `/`); `contest:ended` with the final standings. `contest:status`
+and `contest:ended` also go to `tv-display` (on `/leaderboard`), so a TV needs no poll to see a
+contest start or end; `contest:update` is throttled (`contest_scoring.UpdateThrottle`). Changes
+of status and schedule edits bump the version row the scoring caches follow, and wake this node's
 scheduler (`services.contest_scheduler`).
 """
 
@@ -20,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accolade.domain.contests import PODIUM, ContestStatus, podium, transition_refusal
 from accolade.domain.errors import Conflict, InvalidInput, NotFound
 from accolade.domain.identity import UserId, user_key
-from accolade.services.broadcaster import Broadcaster
+from accolade.services.broadcaster import TV_ROOM, Broadcaster
 from accolade.services.contest_scoring import (
     CountingContests,
+    UpdateThrottle,
+    add_update,
     board,
     bump_version,
     contest_room,
@@ -129,6 +133,8 @@ async def announce_status(
         "timestamp": iso(now),
     }
     add_room_event(session, room, "contest:status", status)
+    # The TV follows the live contest from `tv-display` alone (no poll needed to see it start).
+    add_room_event(session, TV_ROOM, "contest:status", status)
     # Seed 003's onContestStatusChanged(io, contestId, 'DRAFT', 'LIVE').
     add_room_event(
         session,
@@ -137,19 +143,16 @@ async def announce_status(
         {**status, "oldStatus": previous.value, "newStatus": contest.status},
     )
     if contest.status == ContestStatus.ENDED.value:
-        add_room_event(
-            session,
-            room,
-            "contest:ended",
-            {
-                "contestId": contest.id,
-                "name": contest.name,
-                "metric": contest.metric,
-                "endedAt": iso(contest.ended_at),
-                "leaderboard": await board(session, contest.id),
-                "timestamp": iso(now),
-            },
-        )
+        ended = {
+            "contestId": contest.id,
+            "name": contest.name,
+            "metric": contest.metric,
+            "endedAt": iso(contest.ended_at),
+            "leaderboard": await board(session, contest.id),
+            "timestamp": iso(now),
+        }
+        add_room_event(session, room, "contest:ended", ended)
+        add_room_event(session, TV_ROOM, "contest:ended", ended)
     await bump_version(session)
 
 
@@ -187,8 +190,25 @@ class ContestService:
         self.database = database
         self.broadcaster = broadcaster
         self.counting = CountingContests()
+        # Standings updates, at most one a second per contest (the engine's listener holds it).
+        self.updates = UpdateThrottle(self._send_updates)
         # Called after a commit that changed a schedule or a status (the scheduler's wake-up).
         self.on_change: Callable[[], None] | None = None
+
+    async def _send_updates(self, due: dict[int, dict[str, Any]]) -> None:
+        """The trailing standings updates the throttle owes, with the standings as they are."""
+        now = utcnow()
+        async with self.database.transaction() as session:
+            for contest_id, update in sorted(due.items()):
+                contest = await session.get(Contest, contest_id)
+                if contest is None or contest.status == ContestStatus.ENDED.value:
+                    continue  # `contest:ended` carried the final standings
+                leaderboard = await board(session, contest_id)
+                add_update(
+                    session,
+                    contest_id,
+                    {**update, "leaderboard": leaderboard, "timestamp": iso(now)},
+                )
 
     def _changed(self) -> None:
         if self.on_change is not None:

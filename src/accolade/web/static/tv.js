@@ -32,7 +32,9 @@ const RECENT_MAX = 8;
 const CARD_MS = 1000 * Math.min(30, Math.max(1, Number(query.get("cardSeconds")) || 5.5));
 const CARD_BUSY_MS = Math.min(CARD_MS, 2500);
 const QUEUE_MAX = 6; // beyond this, the oldest waiting go straight to the recent column
-const CONTEST_POLL_MS = 15000;
+// A contest going LIVE or ENDED is announced on tv-display (`contest:status`, `contest:ended`);
+// the slow poll only finds new upcoming (DRAFT) contests and covers a missed announcement.
+const CONTEST_POLL_MS = 120000;
 const HISTORY_LIMIT = 200;
 
 const api = new Api(query.get("token"));
@@ -321,8 +323,7 @@ async function main() {
     if (showing) placeLayer($("celebration-layer")); // the card follows the column
   };
   new ResizeObserver(debounce(relayout, 100)).observe($("recent").parentElement);
-  // Contests announce themselves only in their own rooms: a new one is found by asking.
-  setInterval(loadContest, CONTEST_POLL_MS);
+  setInterval(loadContest, CONTEST_POLL_MS); // the fallback: status changes arrive as events
   await loadRecent();
   channel.start();
   await Promise.all([loadBoard(), loadContest()]);
