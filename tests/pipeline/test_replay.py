@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from accolade.domain.achievements import Operator, Requirement, Timeframe, TimeUnit
 from accolade.domain.events import GAUGES
-from accolade.domain.requirements import holds
+from accolade.domain.requirements import all_hold, bucket_size_for, holds, value_key
 from accolade.pipeline.replay import ReplayRules, UserReplay, replay, replay_user
 from accolade.services.rules import Rule, Rules
-from accolade.storage.models import User, UserAchievement, UserMetric, UserStats
+from accolade.storage.models import MetricBucket, User, UserAchievement, UserMetric, UserStats
 from tests.engine.conftest import Engine, rule
 
 ZONES = ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Tokyo", "Pacific/Kiritimati"]
@@ -136,7 +136,34 @@ async def _stored(app: Any) -> dict[Any, dict[str, Any]]:
         )
         for user_id, achievement_id in rows.all():
             found[users[user_id].external_id]["unlocked"].add(achievement_id)
+        for bucket in (await session.scalars(select(MetricBucket))).all():
+            found[users[bucket.user_id].external_id].setdefault("buckets", []).append(
+                (bucket.metric, bucket.bucket_s, bucket.bucket_start, bucket.value)
+            )
     return found
+
+
+def _engine_holds(engine_state: dict[str, Any], rule: Rule, now: datetime) -> bool:
+    """Whether `rule` holds on what the engine stored, its windows (bucket starts in
+    [now - window_s, now]) summed from the stored buckets."""
+    stats = engine_state["stats"]
+    values = {
+        **engine_state["totals"],
+        "xp": stats.xp,
+        "level": stats.level,
+        "streak": stats.current_streak,
+        "best_streak": stats.best_streak,
+    }
+    for requirement in rule.requirements:
+        if requirement.timeframe is not None:
+            bucket_s = bucket_size_for(requirement.timeframe)
+            opens = now - timedelta(seconds=requirement.timeframe.window_s)
+            values[value_key(requirement)] = sum(
+                value
+                for metric, size, start, value in engine_state.get("buckets", [])
+                if metric == requirement.metric and size == bucket_s and opens <= start <= now
+            )
+    return all_hold(rule.requirements, values)
 
 
 def _by_rule(stored: dict[Any, dict[str, Any]], rule_ids: set[int]) -> None:
@@ -185,7 +212,8 @@ async def test_replay_reproduces_the_engine(engine: Engine, app: Any, seed: int)
     _by_rule(stored, set(ids.values()))
     unlocked_at = {key: at for key, at in unlocked_at.items() if key[1] in index.rules}
 
-    replayed = await replay(database, index, chunk=13)  # pages end inside users' histories
+    # Pages end inside users' histories; who meets each rule is asked for as of now.
+    replayed = await replay(database, index, chunk=13, holding_at=now)
     by_external = {state.external_id: state for state in replayed.users.values()}
     assert set(by_external) == set(users)
     assert replayed.events == len(arrival)
@@ -209,11 +237,18 @@ async def test_replay_reproduces_the_engine(engine: Engine, app: Any, seed: int)
         assert {replayed.users[u].external_id for u, _ in holders} == {
             user for user in users if achievement_id in stored[user]["unlocked"]
         }
+    for achievement_id, rule_now in index.rules.items():
+        assert {replayed.users[u].external_id for u in replayed.holding[achievement_id]} == {
+            user for user in users if _engine_holds(stored[user], rule_now, now)
+        }, achievement_id
     # Not vacuous: the stream unlocked plenty, timeframed rules included, and left some locked.
     assert len(unlocked_at) >= 25
     assert timeframed & {achievement_id for _, achievement_id in unlocked_at}
     assert len(unlocked_at) < len(users) * len(ids)
     assert max(s["stats"].best_streak for s in stored.values()) >= 2
+    held_once = {(u, a) for a, holders in replayed.first_held.items() for u, _ in holders}
+    holding_now = {(u, a) for a, holders in replayed.holding.items() for u in holders}
+    assert holding_now < held_once  # windows have closed since, and `call lt 3` broke
 
     # The same from inside one session, in other page sizes, and for some users only.
     some = sorted(replayed.users)[:4]
@@ -340,3 +375,19 @@ def test_a_requirement_holds_in_replay_exactly_when_holds_says(
     state = UserReplay(ReplayRules([_rule(1, requirement)]))
     state.apply("m", value, T0)
     assert (1 in state.first_held) == holds(requirement, value)
+
+
+def test_holding_asks_the_rules_at_a_given_time() -> None:
+    busy = _rule(1, Requirement("call", Operator.GTE, 2, Timeframe(1, TimeUnit.HOURS)))
+    total = _rule(2, Requirement("call", Operator.GTE, 3))
+    few = _rule(3, Requirement("call", Operator.LT, 3))
+    calls = [("call", 1, timedelta(minutes=m)) for m in (0, 10, 200)]
+    state = replay_user(_events(*calls), [busy, total, few])
+    assert state.first_held == {
+        1: T0 + timedelta(minutes=10),
+        2: T0 + timedelta(minutes=200),
+        3: T0,
+    }
+    assert state.holding() == [2]  # at 200 min only one call in the hour; three in all
+    assert state.holding(T0 + timedelta(minutes=30)) == [1, 2]  # the window of 10 min back
+    assert state.holding(T0 + timedelta(days=1)) == [2]
