@@ -56,6 +56,8 @@ class Database:
             async with session.begin():
                 yield session
                 written = await outbox.write(session)
+            # Room events queued inside the commit itself (a before_commit hook) came too late.
+            assert not session.info.get(outbox.OUTBOX), "room events queued during the commit"
             if written and self.after_outbox_commit is not None:
                 self.after_outbox_commit(written)
 
