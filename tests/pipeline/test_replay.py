@@ -66,20 +66,18 @@ def _event(rng: random.Random) -> dict[str, Any]:
 
 
 def _history(rng: random.Random, now: datetime, count: int) -> list[dict[str, Any]]:
-    """One user's events in time order, all backfilled (hours to weeks old), with ties, bursts
-    of seconds and minutes (for the windows) and gaps of days (to break streaks)."""
-    at = now - timedelta(days=40, seconds=rng.randint(0, 86400))
-    events = []
+    """One user's events in time order, all backfilled (the newest one to four hours old), with
+    ties, bursts of seconds and minutes (for the windows) and gaps of days (to break streaks)."""
+    steps = [0, 5, 40, 61, 170, 600, 1900, 3700, 5 * 3600, 20 * 3600, 86400, 90000, 3 * 86400]
+    offsets_s, offset_s = [], 0.0
     for _ in range(count):
-        step = rng.choice(
-            [0, 5, 40, 61, 170, 600, 1900, 3700, 5 * 3600, 20 * 3600, 86400, 90000, 3 * 86400]
-        )
-        at = min(
-            at + timedelta(seconds=step, microseconds=rng.randint(0, 999_999)),
-            now - timedelta(hours=1),
-        )
-        events.append({**_event(rng), "occurredAt": at.isoformat()})
-    return events
+        offset_s += rng.choice(steps) + rng.randint(0, 999_999) / 1e6
+        offsets_s.append(offset_s)
+    end = now - timedelta(hours=1, seconds=rng.randint(0, 3 * 3600))
+    return [
+        {**_event(rng), "occurredAt": (end - timedelta(seconds=offset_s - o)).isoformat()}
+        for o in offsets_s
+    ]
 
 
 def _interleave(rng: random.Random, histories: dict[Any, list[dict[str, Any]]]) -> list[Any]:
@@ -212,8 +210,7 @@ async def test_replay_reproduces_the_engine(engine: Engine, app: Any, seed: int)
     _by_rule(stored, set(ids.values()))
     unlocked_at = {key: at for key, at in unlocked_at.items() if key[1] in index.rules}
 
-    # Pages end inside users' histories; who meets each rule is asked for as of now.
-    replayed = await replay(database, index, chunk=13, holding_at=now)
+    replayed = await replay(database, index, chunk=13)  # pages end inside users' histories
     by_external = {state.external_id: state for state in replayed.users.values()}
     assert set(by_external) == set(users)
     assert replayed.events == len(arrival)
@@ -237,18 +234,27 @@ async def test_replay_reproduces_the_engine(engine: Engine, app: Any, seed: int)
         assert {replayed.users[u].external_id for u, _ in holders} == {
             user for user in users if achievement_id in stored[user]["unlocked"]
         }
-    for achievement_id, rule_now in index.rules.items():
-        assert {replayed.users[u].external_id for u in replayed.holding[achievement_id]} == {
-            user for user in users if _engine_holds(stored[user], rule_now, now)
-        }, achievement_id
+    # Who meets each rule after the histories, windows ending at three times: now, and the
+    # first and last moments a timeframed rule held (its window is full then).
+    moments = sorted(at for a in timeframed for _, at in replayed.first_held[a])
+    for as_of in (now, moments[0], moments[-1]):
+        meeting = (await replay(database, index, holding_at=as_of)).holding
+        for achievement_id, rule_now in index.rules.items():
+            assert {replayed.users[u].external_id for u in meeting[achievement_id]} == {
+                user for user in users if _engine_holds(stored[user], rule_now, as_of)
+            }, (achievement_id, as_of)
+        if as_of == now:
+            meeting_now = meeting
+        else:
+            assert timeframed & {a for a, holders in meeting.items() if holders}
     # Not vacuous: the stream unlocked plenty, timeframed rules included, and left some locked.
     assert len(unlocked_at) >= 25
     assert timeframed & {achievement_id for _, achievement_id in unlocked_at}
     assert len(unlocked_at) < len(users) * len(ids)
     assert max(s["stats"].best_streak for s in stored.values()) >= 2
     held_once = {(u, a) for a, holders in replayed.first_held.items() for u, _ in holders}
-    holding_now = {(u, a) for a, holders in replayed.holding.items() for u in holders}
-    assert holding_now < held_once  # windows have closed since, and `call lt 3` broke
+    holding_now = {(u, a) for a, holders in meeting_now.items() for u in holders}
+    assert holding_now < held_once  # windows closed since, `call lt 3` broke
 
     # The same from inside one session, in other page sizes, and for some users only.
     some = sorted(replayed.users)[:4]
