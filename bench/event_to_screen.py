@@ -285,23 +285,25 @@ async def main() -> None:
         print(log_path.read_text()[-3000:], file=sys.stderr)
         raise
     finally:
-        if screens is not None:
-            if screens.process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    screens.process.kill()
-            await screens.process.wait()
-            screens.reader.cancel()
-        if server.returncode is None:  # (a server that died is in the log shown above)
-            server.terminate()
-            try:
-                await asyncio.wait_for(server.wait(), 20)
-            except TimeoutError:
-                server.kill()
-                await server.wait()
-        if admin is not None:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
-        shutil.rmtree(work, ignore_errors=True)
+        try:
+            if screens is not None:
+                if screens.process.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        screens.process.kill()
+                await screens.process.wait()
+                screens.reader.cancel()
+            if server.returncode is None:  # (a server that died is in the log shown above)
+                server.terminate()
+                try:
+                    await asyncio.wait_for(server.wait(), 20)
+                except TimeoutError:
+                    server.kill()
+                    await server.wait()
+        finally:  # the scratch database and files go whatever happened above
+            if admin is not None:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin.close()
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
