@@ -5,6 +5,7 @@ count equals what a sort of the board's rows gives."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import struct
@@ -240,3 +241,27 @@ async def test_the_migration_counts_the_boards_already_there(tmp_path):
         assert [s.rank for s in ranks if s is not None] == [2, 3, 5, 1, 4]
     finally:
         await database.dispose()
+
+
+async def test_concurrent_transactions_keep_the_counts_exact(app):
+    services = app.state.services
+    rng = random.Random(23)
+
+    async def batch(seed: int) -> None:
+        local = random.Random(seed)
+        commands = [
+            EventCommand(user_id=local.randint(1, 12), type=METRIC, value=local.choice([1, -2, 50]))
+            for _ in range(6)
+        ]
+        await services.engine.ingest_batch(commands)
+
+    for _ in range(3):
+        await asyncio.gather(*(batch(rng.randint(0, 10**6)) for _ in range(4)))
+    async with services.database.transaction() as session:
+        found = await session.execute(
+            select(
+                LeaderboardEntry.user_id, LeaderboardEntry.value, LeaderboardEntry.reached_at
+            ).where(rows.on_board(BOARD))
+        )
+        board: dict[int, Any] = {u: (v, at) for u, v, at in found.all()}
+    await _assert_board_exact(app, board)
