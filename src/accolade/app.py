@@ -38,6 +38,7 @@ from accolade.api.routes import sales as sales_routes
 from accolade.api.routes import teams as team_routes
 from accolade.auth import read_token
 from accolade.bus.amqp import AmqpPublisher
+from accolade.bus.redis import RedisBus
 from accolade.bus.relay import Relay
 from accolade.config import Settings
 from accolade.domain.identity import Principal
@@ -187,6 +188,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 teams=teams,
                 contests=contests,
             )
+            if isinstance(message_bus, RedisBus):  # pub/sub keeps nothing for a node away
+                message_bus.on_resubscribed = gateway.catch_up
             await message_bus.start(gateway.on_bus_message, await instance.cluster_id(database))
             await registry.start()
             if analytics is not None:

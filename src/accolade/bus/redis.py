@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
@@ -30,6 +31,9 @@ class RedisBus:
         self._client: aioredis.Redis = aioredis.Redis.from_url(url)
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        # Called once subscribed again after a disconnect: what was published meanwhile reached
+        # nobody here (pub/sub keeps nothing), so the gateway reads it back (`Gateway.catch_up`).
+        self.on_resubscribed: Callable[[], Awaitable[None]] | None = None
 
     async def start(self, handler: MessageHandler, scope: str = "") -> None:
         if not self._channel_given:
@@ -46,6 +50,12 @@ class RedisBus:
             try:
                 async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.channel)
+                    if self._subscribed.is_set() and self.on_resubscribed is not None:
+                        log.info("redis bus subscribed again; catching up")
+                        try:
+                            await self.on_resubscribed()
+                        except Exception:
+                            log.exception("catching up after the redis bus came back failed")
                     self._subscribed.set()
                     delay_s = 0.1
                     async for message in pubsub.listen():

@@ -2,6 +2,10 @@
 
 Room events arrive from the bus (`on_bus_message`), already numbered by the relay. Each node's
 gateway delivers them one at a time in a single task, so per-connection order is the id order.
+The relay's ids have no holes, so a message whose id is past the next one means the bus lost
+some (Redis was away and published to nobody): they are read from the history and delivered
+first, in order. After the bus reconnects (`catch_up`), what went out meanwhile is read the same
+way, even when nothing newer arrives to show the gap.
 A client joining with `since` is held out of live delivery while its missed events are replayed,
 then admitted without an await in between, so it sees every id once and in order.
 """
@@ -18,6 +22,9 @@ from accolade.bus.messages import RoomMessage
 from accolade.realtime.history import History
 
 log = logging.getLogger("accolade.gateway")
+
+# Events read back from the history per query while filling a gap the bus left.
+GAP_PAGE = 500
 
 
 class Transport(Protocol):
@@ -55,7 +62,35 @@ class Gateway:
 
     async def on_bus_message(self, messages: list[RoomMessage]) -> None:
         for message in messages:
+            if self.last_seq and message.seq > self.last_seq + 1:
+                await self._fill(before=message.seq)
             await self.deliver(message)
+
+    async def catch_up(self) -> None:
+        """The bus is back after an outage: deliver from the history what was published while
+        this node could not hear it (ids after the last one delivered)."""
+        if self.last_seq:
+            await self._fill(before=None)
+
+    async def _fill(self, before: int | None) -> None:
+        """Deliver the stored events after `last_seq` (and before `before`), in id order."""
+        while True:
+            try:
+                missed = await self.history.between(self.last_seq, before, GAP_PAGE)
+            except Exception:
+                log.exception("could not read the events the bus lost after %s", self.last_seq)
+                return  # clients still catch up by id when they join again
+            if not missed:
+                return
+            log.warning(
+                "the bus lost events %s..%s: delivering them from the history",
+                missed[0].seq,
+                missed[-1].seq,
+            )
+            for message in missed:
+                await self.deliver(message)
+            if len(missed) < GAP_PAGE:
+                return
 
     async def deliver(self, message: RoomMessage) -> None:
         if message.seq <= self.last_seq:

@@ -41,6 +41,16 @@ class History:
         recovered = since >= pruned_through and len(rows) <= self.max_catch_up
         return CatchUp([to_message(row) for row in rows[: self.max_catch_up]], recovered)
 
+    async def between(self, after: int, before: int | None, limit: int) -> list[RoomMessage]:
+        """Published events of every room with an id after `after` (and before `before`, when
+        given), oldest first, at most `limit`: what a node's bus may have lost."""
+        query = select(RoomEvent).where(RoomEvent.seq > after)
+        if before is not None:
+            query = query.where(RoomEvent.seq < before)
+        async with self.database.transaction() as session:
+            rows = (await session.scalars(query.order_by(RoomEvent.seq).limit(limit))).all()
+        return [to_message(row) for row in rows]
+
     async def recent(self, room: str, limit: int) -> list[RoomMessage]:
         """The newest `limit` events of `room`, oldest first."""
         async with self.database.transaction() as session:
