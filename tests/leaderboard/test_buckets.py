@@ -6,12 +6,14 @@ count equals what a sort of the board's rows gives."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from alembic import command
 from fastapi import FastAPI
 from sqlalchemy import select, text
@@ -25,6 +27,7 @@ from accolade.storage import migrate
 from accolade.storage.database import Database
 from accolade.storage.models import LeaderboardBucket, LeaderboardEntry, User
 from accolade.storage.urls import parse_database_url
+from tests.conftest import fresh_postgres_database
 
 METRIC = "score"
 BOARD = Board(METRIC, "all", "all")
@@ -208,8 +211,18 @@ async def test_rebuild_buckets_recounts_a_board_from_its_rows(app):
     assert [(await store.standing(BOARD, ids[u])).rank for u in "123"] == [2, 1, 3]
 
 
-async def test_the_migration_counts_the_boards_already_there(tmp_path):
-    database = Database(parse_database_url(f"sqlite:///{tmp_path / 'old.db'}"))
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+async def test_the_migration_counts_the_boards_already_there(tmp_path, dialect):
+    async with contextlib.AsyncExitStack() as stack:
+        if dialect == "postgresql":
+            url = await stack.enter_async_context(fresh_postgres_database("accolade_migrate"))
+        else:
+            url = f"sqlite:///{tmp_path / 'old.db'}"
+        await _migrate_old_boards(url)
+
+
+async def _migrate_old_boards(url: str) -> None:
+    database = Database(parse_database_url(url))
     at = datetime(2026, 11, 1, tzinfo=UTC)
     values = [5.0, 5.0, -3.0, 1e6, 0.25]
     try:
@@ -221,7 +234,7 @@ async def test_the_migration_counts_the_boards_already_there(tmp_path):
                 await session.execute(
                     text(
                         "INSERT INTO users (id, user_key, key_is_int, created_at, updated_at) "
-                        "VALUES (:n, :key, 0, :at, :at)"
+                        "VALUES (:n, :key, false, :at, :at)"
                     ),
                     {"n": n, "key": f"u{n}", "at": at},
                 )

@@ -39,12 +39,16 @@ def upgrade() -> None:
     )
     assert table is not None
     counts: Counter[tuple[str, str, str, int, int]] = Counter()
+    # Grouped by value (ties come once) and streamed: a large table is not held in memory.
     rows = op.get_bind().execute(
-        sa.text("SELECT metric, period, period_key, value FROM leaderboard_entries")
+        sa.text(
+            "SELECT metric, period, period_key, value, count(*) FROM leaderboard_entries "
+            "GROUP BY metric, period, period_key, value"
+        ).execution_options(yield_per=50_000)
     )
-    for metric, period, period_key, value in rows:
+    for metric, period, period_key, value, n in rows:
         for level, bucket in buckets.buckets_of(value):
-            counts[(metric, period, period_key, level, bucket)] += 1
+            counts[(metric, period, period_key, level, bucket)] += n
     records = [
         {"metric": m, "period": p, "period_key": k, "level": level, "bucket": b, "n": n}
         for (m, p, k, level, b), n in sorted(counts.items())
