@@ -88,6 +88,7 @@ async def test_unknown_route_is_404_even_without_a_token(client):
         ("PUT", ACHIEVEMENTS),
         ("POST", "/health"),
         ("PUT", PROGRESS),
+        ("PUT", "/api/events"),
     ],
 )
 async def test_wrong_method_on_a_real_path_is_404_method_not_allowed(client, admin, method, path):
@@ -95,6 +96,8 @@ async def test_wrong_method_on_a_real_path_is_404_method_not_allowed(client, adm
     error = assert_error(response, 404, "method_not_allowed")
     assert isinstance(error["details"]["allow"], list) and error["details"]["allow"]
     assert method not in error["details"]["allow"]
+    allow = [m.strip() for m in response.headers["Allow"].split(",")]
+    assert allow == error["details"]["allow"]
 
 
 async def test_unknown_achievement_id_is_404_not_found(client, admin):
