@@ -201,16 +201,20 @@ async def _count_places(
     commit), and is taken off where the counts above the position include it."""
     if not counted:
         return
-    params: dict[str, Any] = {}
+    each: list[dict[str, Any]] = []  # each position's parameters
     asked: list[tuple[int, bool, float]] = []  # (pair, is the new place, value)
     for i, (plan, board) in enumerate(counted):
         positions = [(True, plan.after[board])]
         if board in plan.before:
             positions.append((False, plan.before[board]))
         for is_new, (value, at) in positions:
-            params.update(rows.ahead_params(len(asked), board, value, at, plan.user.id))
+            each.append(rows.ahead_params(len(asked), board, value, at, plan.user.id))
             asked.append((i, is_new, value))
-    found = (await session.execute(rows.ahead_many(len(asked)), params)).all()
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        statement, params = rows.ahead_arrays(), rows.array_params(each)
+    else:
+        statement, params = rows.ahead_many(len(asked)), {k: v for p in each for k, v in p.items()}
+    found = (await session.execute(statement, params)).all()
     places: list[list[int | None]] = [[None, 0] for _ in counted]
     for (_, ahead), (i, is_new, value) in zip(found, asked, strict=True):
         plan, board = counted[i]

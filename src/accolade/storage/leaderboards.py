@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     delete,
     event,
     func,
@@ -226,6 +227,48 @@ def ahead_many(positions: int) -> Select[Any]:
         upper=p.c.upper,
     )
     return select(p.c.i, ahead).order_by(p.c.i)
+
+
+# PostgreSQL's types of the `_POSITION` columns, for `ahead_arrays`.
+_PG_ARRAY: dict[Any, Any] = {
+    Integer: postgresql.ARRAY(Integer),
+    String: postgresql.ARRAY(String),
+    Float: postgresql.ARRAY(postgresql.DOUBLE_PRECISION),
+    BigInteger: postgresql.ARRAY(BigInteger),
+    UTCDateTime: postgresql.ARRAY(postgresql.TIMESTAMP(timezone=True)),
+}
+
+
+@functools.cache
+def ahead_arrays() -> Select[Any]:
+    """`ahead_many` for PostgreSQL, for any number of positions: they come as one array per
+    column (`unnest`), so one statement is compiled and planned once, and the driver encodes
+    the arrays instead of SQLAlchemy handling a parameter per column and position."""
+    arrays: list[Any] = [bindparam(name, type_=_PG_ARRAY[kind]) for name, kind in _POSITION]
+    p = (
+        func.unnest(*arrays)
+        .table_valued(*(column(name, kind()) for name, kind in _POSITION))
+        .render_derived(name="positions", with_types=False)
+    )
+    board = cast(Board, _BoardColumns(p.c.m, p.c.p, p.c.k))
+    ahead = bucket_ahead(
+        board,
+        p.c.v,
+        p.c.a,
+        p.c.u,
+        coarse=p.c.coarse,
+        fine=p.c.fine,
+        fine_stop=p.c.fine_stop,
+        upper=p.c.upper,
+    )
+    return select(p.c.i, ahead).order_by(p.c.i)
+
+
+def array_params(params: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The positions' parameters (`ahead_params`, in order) as `ahead_arrays` takes them."""
+    return {
+        name: [one[f"{name}{index}"] for index, one in enumerate(params)] for name, _ in _POSITION
+    }
 
 
 def ahead_params(
