@@ -145,3 +145,14 @@ async def test_tv_shows_a_contest_going_live_and_ending_without_waiting_for_a_po
         await expect(page.locator("#contest-name")).to_have_text("Flash Sprint", timeout=5000)
         await admin.patch(f"/api/contests/{contest_id}", json={"status": "ENDED"})
         await expect(page.locator("#contest-name")).to_have_text("No live contest", timeout=5000)
+
+
+async def test_tv_with_a_refused_token_says_why_and_does_not_reconnect_in_a_loop(
+    site: LiveServer, screen: Screen
+) -> None:
+    page = screen.page
+    await page.goto(f"{site.url}/tv?token=garbage")
+    await expect(page.locator("#notice")).to_contain_text("token")
+    await expect(page.locator("#badge")).to_have_text("Offline")
+    await page.wait_for_timeout(3000)  # the ordinary backoff would have tried twice by now
+    await expect(page.locator("#badge")).to_have_text("Offline")

@@ -6,6 +6,10 @@ export const RETRY_MIN_MS = 1000;
 export const RETRY_MAX_MS = 5000;
 // After this many failed connects in a row the badge says Offline (it keeps retrying).
 const OFFLINE_AFTER_FAILURES = 3;
+// Close codes of a refused token (see the README's real-time section), and how long to wait then.
+const TOKEN_REFUSED_CLOSE = 4401;
+const TOKEN_FORBIDDEN_CLOSE = 4403;
+const REFUSED_RETRY_MS = 60000;
 // A ping this often; a socket silent for SILENT_MS is treated as dead and reconnected.
 const PING_EVERY_MS = 15000;
 const SILENT_MS = 40000;
@@ -171,10 +175,18 @@ export class Channel {
       this.pinger = setInterval(() => this.ping(), PING_EVERY_MS);
     };
     socket.onmessage = (message) => this.receive(message.data);
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
       clearInterval(this.pinger);
+      if (event.code === TOKEN_REFUSED_CLOSE || event.code === TOKEN_FORBIDDEN_CLOSE) {
+        // The server refused the token (its `error` said why): trying again at once cannot
+        // help, so only now and then (a new token may have been set meanwhile).
+        this.setStatus("offline");
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.connect(), REFUSED_RETRY_MS);
+        return;
+      }
       this.retry();
     };
     socket.onerror = () => {
