@@ -21,6 +21,7 @@ truth, so a lost write only means the copy is rebuilt).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,30 +72,50 @@ def _moved(position: Position | None, delta: float, now: datetime) -> Position:
     return position[0] + delta, max(position[1], now)
 
 
-def _ahead(position: Position | None, user_id: int, of: Position, of_user: int) -> bool:
-    return position is not None and (-position[0], position[1], user_id) < (
-        -of[0],
-        of[1],
-        of_user,
-    )
+Position = tuple[float, datetime]  # (value, reached_at) of a user on a board
+Key = tuple[float, datetime, int]  # a row's place in board order: (-value, reached_at, user id)
 
 
-def _passed(
-    others: dict[int, tuple[Position | None, Position | None]], at: Position, user_id: int
-) -> int:
-    """How many more of `others` (user -> (first, current) position) are ahead of `at` now than
-    when the transaction began (negative when more fell behind)."""
-    return sum(
-        _ahead(current, other, at, user_id) - _ahead(first, other, at, user_id)
-        for other, (first, current) in others.items()
-    )
+def _key(position: Position, user_id: int) -> Key:
+    return -position[0], position[1], user_id
+
+
+@dataclass
+class _Moved:
+    """The users a transaction moved on one board: where each began and where each is now, as
+    sorted keys, so how many more of them lie ahead of a position than when the transaction
+    began is two bisections (the rows and the copy still hold where they began)."""
+
+    initial: list[Key] = field(default_factory=list)
+    current: list[Key] = field(default_factory=list)
+    now: dict[int, Key] = field(default_factory=dict)  # user -> where it is now
+
+    def move(self, user_id: int, initial: Position | None, position: Position) -> None:
+        old = self.now.get(user_id)
+        if old is None:
+            if initial is not None:
+                bisect.insort(self.initial, _key(initial, user_id))
+        else:
+            del self.current[bisect.bisect_left(self.current, old)]
+        key = _key(position, user_id)
+        bisect.insort(self.current, key)
+        self.now[user_id] = key
+
+    def passed(self, at: Position, user_id: int, initial: Position | None) -> int:
+        """How many more of the other users are ahead of `at` now than at the start (negative
+        when more fell behind); `initial` is where `user_id` itself began."""
+        key = _key(at, user_id)
+        count = bisect.bisect_left(self.current, key) - bisect.bisect_left(self.initial, key)
+        own = self.now.get(user_id)
+        if own is not None:  # the user is not one of the others
+            count -= own < key
+            if initial is not None:
+                count += _key(initial, user_id) < key
+        return count
 
 
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
-
-
-Position = tuple[float, datetime]  # (value, reached_at) of a user on a board
 
 
 @dataclass
@@ -106,6 +127,8 @@ class _Transaction:
     positions: dict[tuple[Board, int], Position | None] = field(default_factory=dict)
     # board -> {user: position when the transaction began}: rows it has moved, not yet written.
     initial: dict[Board, dict[int, Position | None]] = field(default_factory=dict)
+    # board -> the users it moved there, sorted by where they began and where they are.
+    moved: dict[Board, _Moved] = field(default_factory=dict)
     # (board, user) -> the value when the transaction began, for every row it moves (watched
     # or not): its bucket counts move from there to the written row's value at the commit.
     first: dict[tuple[Board, int], float | None] = field(default_factory=dict)
@@ -316,20 +339,21 @@ class LeaderboardService:
             if board.metric in plan.moved:
                 plan.after[board] = _moved(plan.before.get(board), plan.moved[board.metric], now)
                 pending.positions[(board, uid)] = plan.after[board]
+                pending.moved.setdefault(board, _Moved()).move(
+                    uid, pending.initial[board][uid], plan.after[board]
+                )
         for metric, delta in plan.moved.items():
             for period in PERIODS:
                 key = (Board(metric, period, plan.keys[period]), uid)
                 pending.moves[key] = _moved(pending.moves.get(key), delta, now)
         for board in plan.headline.values():
-            others = {
-                other: (initial, pending.positions[(board, other)])
-                for other, initial in pending.initial.get(board, {}).items()
-                if other != uid
-            }
-            if others:
-                plan.passed_new[board] = _passed(others, plan.after[board], uid)
-                if board in plan.before:
-                    plan.passed_old[board] = _passed(others, plan.before[board], uid)
+            moved = pending.moved.get(board)
+            if moved is None:
+                continue
+            began = pending.initial[board][uid]
+            plan.passed_new[board] = moved.passed(plan.after[board], uid, began)
+            if board in plan.before:
+                plan.passed_old[board] = moved.passed(plan.before[board], uid, began)
 
     async def _place(self, session: AsyncSession, plans: list[_Plan]) -> None:
         """Each plan's places on its headline boards, before and after (among the users as this
