@@ -78,3 +78,22 @@ async def test_an_event_the_database_refuses_does_not_fail_those_sent_with_it(ap
     async with app.state.services.database.transaction() as session:
         stored = await session.scalar(select(func.count()).select_from(Event))
     assert stored == 5
+
+
+async def test_groups_in_flight_together_keep_each_users_events_in_arrival_order(engine):
+    """While one group is in the database the next is prepared beside it; a user's events never
+    go to two groups at once, so each user's XP answers rise in the order the events came."""
+    services = engine.app.state.services
+    sent = [(user, n) for n in range(1, 16) for user in (11, 12, 13, 14)]
+    tasks = [
+        asyncio.create_task(services.engine.ingest(EventCommand(user, "xp", value=n)))
+        for user, n in sent
+    ]
+    results = await asyncio.gather(*tasks)
+    for user in (11, 12, 13, 14):
+        totals = [
+            r.body["xp"]["total"] for (u, _), r in zip(sent, results, strict=True) if u == user
+        ]
+        assert totals == [n * (n + 1) // 2 for n in range(1, 16)], (user, totals)
+        ids = [r.body["eventId"] for (u, _), r in zip(sent, results, strict=True) if u == user]
+        assert ids == sorted(ids)

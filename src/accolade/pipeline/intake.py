@@ -17,7 +17,7 @@ import asyncio
 import logging
 import sys
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -50,6 +50,10 @@ log = logging.getLogger("accolade.engine")
 BUCKET_SIZES_S = (60, 3600)
 # Single events waiting while a transaction runs are applied together, up to this many at once.
 GROUP_COMMIT_MAX = 200
+# Groups of single events in flight at once (their users disjoint).
+DRAINERS = 2
+
+Waiting = tuple[EventCommand, "asyncio.Future[EventResult]"]
 
 
 def _settle(
@@ -89,8 +93,9 @@ class Engine:
         self.quests = QuestProgressor(broadcaster)
         self.listeners: list[MetricListener] = []
         self._reacting: dict[str, list[Reaction]] = {}
-        self._waiting: list[tuple[EventCommand, asyncio.Future[EventResult]]] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._waiting: list[Waiting] = []
+        self._drainers: set[asyncio.Task[None]] = set()
+        self._busy: set[str] = set()  # the users of the groups in flight
 
     def react(self, reaction: Reaction) -> None:
         """Register a reaction to events of `reaction.types` (see `pipeline.reactions`)."""
@@ -130,36 +135,69 @@ class Engine:
         """Apply one event; a repeated idempotency key gets the first answer and changes nothing.
 
         Events that arrive while a transaction is running are applied together in the next one
-        (group commit): each caller still gets its own answer, after its event is committed."""
+        (group commit): each caller still gets its own answer, after its event is committed.
+        Up to DRAINERS groups are in flight at once (one is prepared while another waits on the
+        database), never two holding one user, so a user's events commit in arrival order."""
         future: asyncio.Future[EventResult] = asyncio.get_running_loop().create_future()
         self._waiting.append((command, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
+        self._start_drainer()
         return await future
 
     async def ingest_batch(self, commands: list[EventCommand]) -> list[EventResult]:
         """Apply events in order, all in one transaction: all stored, or none."""
         return await self._commit(commands)
 
-    async def _drain(self) -> None:
-        while self._waiting:
-            group = self._waiting[:GROUP_COMMIT_MAX]
-            del self._waiting[:GROUP_COMMIT_MAX]
-            try:
-                results = await self._commit([command for command, _ in group])
-            except Exception:
-                if len(group) == 1:
-                    _settle(group[0][1], error=sys.exc_info()[1])
-                    continue
-                # One event spoiled the group (a bad value, a race): each gets its own try.
-                for command, future in group:
-                    try:
-                        _settle(future, await self._commit([command]))
-                    except Exception as exc:
-                        _settle(future, error=exc)
+    def _start_drainer(self) -> None:
+        if self._waiting and len(self._drainers) < DRAINERS:
+            self._drainers.add(asyncio.create_task(self._drain()))
+
+    def _take(self) -> list[Waiting]:
+        """The next group: waiting events in arrival order, up to GROUP_COMMIT_MAX, leaving
+        behind every event of a user whose earlier event is in flight or left behind."""
+        group: list[Waiting] = []
+        left: list[Waiting] = []
+        held: set[str] = set()
+        for waiting in self._waiting:
+            key = user_key(waiting[0].user_id)
+            if len(group) < GROUP_COMMIT_MAX and key not in self._busy and key not in held:
+                group.append(waiting)
             else:
-                for (_, future), result in zip(group, results, strict=True):
-                    _settle(future, [result])
+                held.add(key)
+                left.append(waiting)
+        self._waiting = left
+        return group
+
+    async def _drain(self) -> None:
+        try:
+            while group := self._take():
+                users = {user_key(command.user_id) for command, _ in group}
+                self._busy |= users
+                self._start_drainer()  # what this group left behind may go beside it
+                try:
+                    await self._commit_group(group)
+                finally:
+                    self._busy -= users
+        finally:
+            # Gone from the count before anything else runs: an event arriving now starts a
+            # drainer of its own instead of waiting for this one, which looks no more.
+            self._drainers.discard(cast("asyncio.Task[None]", asyncio.current_task()))
+
+    async def _commit_group(self, group: list[Waiting]) -> None:
+        try:
+            results = await self._commit([command for command, _ in group])
+        except Exception:
+            if len(group) == 1:
+                _settle(group[0][1], error=sys.exc_info()[1])
+                return
+            # One event spoiled the group (a bad value, a race): each gets its own try.
+            for command, future in group:
+                try:
+                    _settle(future, await self._commit([command]))
+                except Exception as exc:
+                    _settle(future, error=exc)
+        else:
+            for (_, future), result in zip(group, results, strict=True):
+                _settle(future, [result])
 
     async def _commit(self, commands: list[EventCommand]) -> list[EventResult]:
         for attempt in range(3):
