@@ -203,18 +203,8 @@ class _BoardColumns:
     period_key: Any
 
 
-@functools.cache
-def ahead_many(positions: int) -> Select[Any]:
-    """One statement counting `bucket_ahead` for `positions` positions at once: (index, rows
-    ahead) per position, in index order. The positions are a UNION ALL of bound rows and the
-    counts correlated subqueries over them, so the database plans the counting once, however
-    many positions (a scalar subquery per position made planning cost more than counting).
-    Built once per size; `ahead_params` gives the parameters of each position."""
-    rows_ = [
-        select(*(bindparam(f"{name}{i}", type_=kind()).label(name) for name, kind in _POSITION))
-        for i in range(positions)
-    ]
-    p = (union_all(*rows_) if positions > 1 else rows_[0]).subquery("positions")
+def _ahead_of_positions(p: Any) -> Select[Any]:
+    """(index, rows ahead) of each row of `p`, a selectable with the `_POSITION` columns."""
     board = cast(Board, _BoardColumns(p.c.m, p.c.p, p.c.k))
     ahead = bucket_ahead(
         board,
@@ -227,6 +217,21 @@ def ahead_many(positions: int) -> Select[Any]:
         upper=p.c.upper,
     )
     return select(p.c.i, ahead).order_by(p.c.i)
+
+
+@functools.cache
+def ahead_many(positions: int) -> Select[Any]:
+    """One statement counting `bucket_ahead` for `positions` positions at once: (index, rows
+    ahead) per position, in index order. The positions are a UNION ALL of bound rows and the
+    counts correlated subqueries over them, so the database plans the counting once, however
+    many positions (a scalar subquery per position made planning cost more than counting).
+    Built once per size; `ahead_params` gives the parameters of each position."""
+    rows_ = [
+        select(*(bindparam(f"{name}{i}", type_=kind()).label(name) for name, kind in _POSITION))
+        for i in range(positions)
+    ]
+    p = (union_all(*rows_) if positions > 1 else rows_[0]).subquery("positions")
+    return _ahead_of_positions(p)
 
 
 # PostgreSQL's types of the `_POSITION` columns, for `ahead_arrays`.
@@ -250,18 +255,7 @@ def ahead_arrays() -> Select[Any]:
         .table_valued(*(column(name, kind()) for name, kind in _POSITION))
         .render_derived(name="positions", with_types=False)
     )
-    board = cast(Board, _BoardColumns(p.c.m, p.c.p, p.c.k))
-    ahead = bucket_ahead(
-        board,
-        p.c.v,
-        p.c.a,
-        p.c.u,
-        coarse=p.c.coarse,
-        fine=p.c.fine,
-        fine_stop=p.c.fine_stop,
-        upper=p.c.upper,
-    )
-    return select(p.c.i, ahead).order_by(p.c.i)
+    return _ahead_of_positions(p)
 
 
 def array_params(params: list[dict[str, Any]]) -> dict[str, list[Any]]:
