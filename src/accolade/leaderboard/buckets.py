@@ -63,6 +63,12 @@ def fine_end(coarse_bucket: int) -> int:
     return (coarse_bucket + 1) << FINE_BITS
 
 
+def fine_lower(fine_bucket: int) -> float:
+    """The least value of `fine_bucket` (inclusive bound; -inf at the bottom)."""
+    lower = key_value(fine_bucket << _FINE_SHIFT)
+    return -math.inf if math.isnan(lower) else lower
+
+
 def fine_upper(fine_bucket: int) -> float:
     """The least value above every value of `fine_bucket` (exclusive bound; +inf at the top)."""
     upper = key_value((fine_bucket + 1) << _FINE_SHIFT)

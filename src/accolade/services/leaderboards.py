@@ -230,8 +230,20 @@ async def _count_places(
         positions = [(True, plan.after[board])]
         if board in plan.before:
             positions.append((False, plan.before[board]))
+        own = pending.initial.get(board, {}).get(plan.user.id)
         for is_new, (value, at) in positions:
-            each.append(rows.ahead_params(len(asked), board, value, at, plan.user.id))
+            # The new place was reached now, after every tie: counted from its bucket's bottom.
+            each.append(
+                rows.ahead_params(
+                    len(asked),
+                    board,
+                    value,
+                    at,
+                    plan.user.id,
+                    own=own[0] if own else None,
+                    below=is_new,
+                )
+            )
             asked.append((i, is_new, value))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         statement, params = rows.ahead_arrays(), rows.array_params(each)

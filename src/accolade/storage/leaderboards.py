@@ -144,6 +144,9 @@ def bucket_ahead(
     fine: Any,
     fine_stop: Any,
     upper: Any,
+    lower: Any = None,
+    below: Any = None,
+    own_in_fine: Any = None,
 ) -> ColumnElement[int]:
     """How many rows of `board` come before (value, reached_at, user_id), other than the
     user's own row when it lies in `value`'s fine bucket: the bucket counts above that bucket
@@ -175,7 +178,33 @@ def bucket_ahead(
         .scalar_subquery()
         for part in parts
     ]
-    return cast(ColumnElement[int], coarse_sum + fine_sum + inside[0] + inside[1] + inside[2])
+    ahead_inside: Any = inside[0] + inside[1] + inside[2]
+    if below is not None:
+        # Or from below: the bucket's count less the other rows behind inside it (and the
+        # user's own row when it lies there, `own_in_fine` 1). A position reached now is the
+        # last of its tie, so counted from below it scans nothing of a crowded value.
+        in_bucket = (
+            select(func.coalesce(func.sum(B.n), 0))
+            .where(_on_buckets(board), B.level == buckets.FINE, B.bucket == fine)
+            .scalar_subquery()
+        )
+        behind_parts = [
+            and_(E.value >= lower, E.value < value),
+            and_(E.value == value, E.reached_at > reached_at),
+            and_(E.value == value, E.reached_at == reached_at, E.user_id > user_id),
+        ]
+        behind_inside = [
+            select(func.count())
+            .select_from(E)
+            .where(on_board(board), part, E.user_id != user_id)
+            .scalar_subquery()
+            for part in behind_parts
+        ]
+        from_below = (
+            in_bucket - own_in_fine - behind_inside[0] - behind_inside[1] - behind_inside[2]
+        )
+        ahead_inside = case((below == 1, from_below), else_=ahead_inside)
+    return cast(ColumnElement[int], coarse_sum + fine_sum + ahead_inside)
 
 
 # The columns of one position counted by `ahead_many` (name, type), bound as `{name}{index}`.
@@ -191,6 +220,9 @@ _POSITION = (
     ("fine", BigInteger),
     ("fine_stop", BigInteger),
     ("upper", Float),
+    ("lower", Float),
+    ("below", Integer),
+    ("own_in_fine", Integer),
 )
 
 
@@ -215,6 +247,9 @@ def _ahead_of_positions(p: Any) -> Select[Any]:
         fine=p.c.fine,
         fine_stop=p.c.fine_stop,
         upper=p.c.upper,
+        lower=p.c.lower,
+        below=p.c.below,
+        own_in_fine=p.c.own_in_fine,
     )
     return select(p.c.i, ahead).order_by(p.c.i)
 
@@ -266,9 +301,17 @@ def array_params(params: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def ahead_params(
-    index: int, board: Board, value: float, reached_at: datetime, user_id: int
+    index: int,
+    board: Board,
+    value: float,
+    reached_at: datetime,
+    user_id: int,
+    *,
+    own: float | None = None,
+    below: bool = False,
 ) -> dict[str, Any]:
-    """The bound parameters of position `index` of `ahead_many`."""
+    """The bound parameters of position `index` of `ahead_many`: `own` is the value of the
+    user's committed row (None: none), `below` counts inside the bucket from its bottom."""
     bounds = bucket_bounds(value)
     named = {
         "i": index,
@@ -279,6 +322,9 @@ def ahead_params(
         "v": value,
         "a": reached_at,
         **bounds,
+        "lower": buckets.fine_lower(bounds["fine"]),
+        "below": int(below),
+        "own_in_fine": int(own is not None and buckets.fine(own) == bounds["fine"]),
     }
     return {f"{name}{index}": named[name] for name, _ in _POSITION}
 
