@@ -33,6 +33,8 @@ typecheck: install
 	$(BIN)/mypy
 
 bench: install  ## The main benchmarks, one after another (each script also runs alone; see BENCHMARKS.md)
+	$(BIN)/python bench/intake.py --mode single
+	$(BIN)/python bench/intake.py --mode batch
 	$(BIN)/python bench/engine.py --database postgresql --mode batch
 	$(BIN)/python bench/ingest.py --database postgresql --events 5000 --batches 5
 	$(BIN)/python bench/ingest.py --database sqlite --events 5000 --batches 5
