@@ -143,19 +143,8 @@ class Relay:
         fresh: list[RoomMessage] = []
         for row_id, seq in numbered:
             mine = self._fresh.get(row_id)
-            if mine is not None:
-                fresh.append(
-                    RoomMessage(
-                        seq=seq,
-                        room=mine.room,
-                        event=mine.event,
-                        payload=mine.payload,
-                        created_at=mine.created_at,
-                        namespace=mine.namespace,
-                    )
-                )
-            else:
-                fresh.append(to_message(read[row_id]))  # numbered above, in this transaction
+            # A row read back was numbered above, in this transaction.
+            fresh.append(to_message(mine, seq) if mine is not None else to_message(read[row_id]))
         return backlog + fresh
 
     def _forget(self, known: set[int], numbered: list[tuple[int, int]]) -> None:
@@ -218,11 +207,14 @@ class Relay:
             yield
 
 
-def to_message(row: RoomEvent) -> RoomMessage:
-    """A numbered room event row as the bus carries it."""
-    assert row.seq is not None
+def to_message(row: RoomEvent | Written, seq: int | None = None) -> RoomMessage:
+    """A room event as the bus carries it: a numbered row, or one committed by this node with
+    the id the relay gave it (`seq`)."""
+    if seq is None:
+        assert isinstance(row, RoomEvent) and row.seq is not None
+        seq = row.seq
     return RoomMessage(
-        seq=row.seq,
+        seq=seq,
         room=row.room,
         event=row.event,
         payload=row.payload,
