@@ -97,6 +97,28 @@ class Engine:
         self._drainers: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # the users of the groups in flight
 
+    async def _milestones(
+        self,
+        session: AsyncSession,
+        user: User,
+        stats: UserStats,
+        old_xp: int,
+        old_level: int,
+        streak_days: int | None = None,
+    ) -> list[str]:
+        """Celebrate the level-ups, XP and streak milestones since (old_xp, old_level); their
+        titles, as an answer lists them."""
+        celebrated = await self.broadcaster.training_milestone(
+            session,
+            user,
+            old_xp=old_xp,
+            new_xp=stats.xp,
+            old_level=old_level,
+            new_level=stats.level,
+            streak_days=streak_days,
+        )
+        return [payload["title"] for payload in celebrated.payloads]
+
     def react(self, reaction: Reaction) -> None:
         """Register a reaction to events of `reaction.types` (see `pipeline.reactions`)."""
         for event_type in reaction.types:
@@ -308,16 +330,9 @@ class Engine:
         if meaning.streak_day:
             body["streak"], streak_days = record_day(session, user, stats, occurred_at)
             moved |= {"streak", "best_streak"}
-        celebrated = await self.broadcaster.training_milestone(
-            session,
-            user,
-            old_xp=old_xp,
-            new_xp=stats.xp,
-            old_level=old_level,
-            new_level=stats.level,
-            streak_days=streak_days,
+        body["celebrations"] += await self._milestones(
+            session, user, stats, old_xp, old_level, streak_days
         )
-        body["celebrations"].extend(p["title"] for p in celebrated.payloads)
         if (stats.xp, stats.level, stats.current_streak, stats.best_streak) != old:
             batch.set_gauges(
                 state,
@@ -363,23 +378,14 @@ class Engine:
         effects `{xp, celebrations, unlocked, quests}`, shaped like an event's answer."""
         old_xp, old_level = stats.xp, stats.level
         xp = gain_xp(session, self.curve, user, stats, amount, source)
-        celebrated = await self.broadcaster.training_milestone(
-            session,
-            user,
-            old_xp=old_xp,
-            new_xp=stats.xp,
-            old_level=old_level,
-            new_level=stats.level,
-        )
+        milestones = await self._milestones(session, user, stats, old_xp, old_level)
         await metrics.set_gauges(session, user.id, {"xp": stats.xp, "level": stats.level})
         ranks = await self._tell_listeners(
             session, user, {"xp": float(stats.xp - old_xp)} if stats.xp != old_xp else {}, utcnow()
         )
         effects = await self._follow_up(session, user, stats, {"xp", "level"})
         effects["ranks"] = ranks
-        effects["celebrations"] = [p["title"] for p in celebrated.payloads] + effects[
-            "celebrations"
-        ]
+        effects["celebrations"] = milestones + effects["celebrations"]
         return {"xp": xp, **effects}
 
     async def add_to_metrics(
