@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+
+from accolade.domain.wire import iso
 
 SECTIONS = ("achievements", "quests", "contests")
 # What identifies an entry of each section, and where its list lives.
@@ -98,8 +100,7 @@ def read_file(path: Path) -> dict[str, list[dict[str, Any]]]:
 def _json_ready(value: Any) -> Any:
     """YAML reads timestamps as datetimes; the API takes ISO 8601 (no zone given means UTC)."""
     if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return aware.isoformat().replace("+00:00", "Z")
+        return iso(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):

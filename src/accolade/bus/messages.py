@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from accolade.domain.wire import iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +21,7 @@ class RoomMessage:
 
     @property
     def timestamp(self) -> str:
-        return self.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso(self.created_at)
 
     def data(self) -> dict[str, Any]:
         """The payload clients receive: the event's own fields plus its `eventId`."""

@@ -21,8 +21,8 @@ from accolade.domain.requirements import (
     progress,
     value_key,
 )
+from accolade.domain.wire import iso
 from accolade.pipeline.apply import UserState
-from accolade.pipeline.progression import iso
 from accolade.services import rules as rules_module
 from accolade.services.achievements import Awarded, award
 from accolade.services.broadcaster import Broadcaster, user_room

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accolade.domain import levels
 from accolade.domain.events import meaning_of
 from accolade.domain.identity import UserId, user_key
+from accolade.domain.wire import iso
 from accolade.pipeline.apply import Batch
 from accolade.pipeline.commands import (
     Applied,
@@ -37,7 +38,7 @@ from accolade.pipeline.commands import (
     Reaction,
 )
 from accolade.pipeline.evaluate import Evaluator, badge_title, unlocked
-from accolade.pipeline.progression import gain_xp, iso, record_day
+from accolade.pipeline.progression import gain_xp, record_day
 from accolade.services.broadcaster import Broadcaster
 from accolade.services.quests import QuestProgressor
 from accolade.storage import metrics

@@ -9,13 +9,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import levels, streaks
+from accolade.domain.wire import iso
 from accolade.services.broadcaster import user_room
 from accolade.storage.models import User, UserStats, utcnow
 from accolade.storage.outbox import add_room_event
-
-
-def iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def gain_xp(

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accolade.domain.wire import iso
 from accolade.pipeline.commands import Applied
 from accolade.pipeline.evaluate import badge_title, unlocked
-from accolade.pipeline.progression import iso
 from accolade.services import rules as rules_module
 from accolade.services.achievements import award
 from accolade.services.broadcaster import Broadcaster, user_room

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from accolade.domain.errors import DomainError, InvalidInput
 from accolade.domain.identity import Principal, user_key
+from accolade.domain.wire import iso
 from accolade.pipeline.commands import EventCommand
 from accolade.storage.database import Database
 from accolade.storage.models import FlaggedEvent, utcnow
@@ -138,7 +139,7 @@ class AntiCheat:
                 "value": row.value,
                 "reason": row.reason,
                 "applied": bool(row.data.get("applied", False)),
-                "createdAt": row.created_at.isoformat().replace("+00:00", "Z"),
+                "createdAt": iso(row.created_at),
             }
             for row in rows
         ]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import celebrations as rules
 from accolade.domain.celebrations import Celebration, ContestPlacement
+from accolade.domain.wire import iso, now_iso
 from accolade.storage.models import CelebrationRecord, Notification, User, utcnow
 from accolade.storage.outbox import add_room_event
 
@@ -48,7 +49,7 @@ class Broadcaster:
         payload: dict[str, Any] = {
             **celebration.as_payload(),
             "userId": user.external_id,
-            "timestamp": now.isoformat().replace("+00:00", "Z"),
+            "timestamp": iso(now),
         }
         session.add(
             CelebrationRecord(
@@ -156,7 +157,7 @@ class Broadcaster:
             "newRank": new_rank,
             "metric": metric,
             "value": value,
-            "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
+            "timestamp": now_iso(),
         }
         add_room_event(session, user_room(user.external_id), "rankings:update", update)
         add_room_event(session, TV_ROOM, "rankings:update", update)

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from accolade.domain.contests import ContestStatus, in_window
+from accolade.domain.wire import iso
 from accolade.storage import contests as repo
 from accolade.storage.models import Contest, InstanceSetting, User, utcnow
 from accolade.storage.outbox import add_room_event
@@ -54,10 +55,6 @@ log = logging.getLogger("accolade.contests")
 
 def contest_room(contest_id: object) -> str:
     return f"contest:{contest_id}"
-
-
-def iso(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat().replace("+00:00", "Z")
 
 
 def display_name(user: User) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accolade.domain.contests import PODIUM, ContestStatus, podium, transition_refusal
 from accolade.domain.errors import Conflict, InvalidInput, NotFound
 from accolade.domain.identity import UserId, user_key
+from accolade.domain.wire import iso
 from accolade.services.broadcaster import TV_ROOM, Broadcaster
 from accolade.services.contest_scoring import (
     CountingContests,
@@ -31,7 +32,6 @@ from accolade.services.contest_scoring import (
     bump_version,
     contest_room,
     display_name,
-    iso,
 )
 from accolade.storage import contests as repo
 from accolade.storage import users as users_repo

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
+from accolade.domain.wire import iso
 from accolade.leaderboard.base import Board, EntryChange, LeaderboardStore, Standing
 from accolade.leaderboard.periods import PERIODS, Period, check_key, period_key, period_keys
 from accolade.pipeline.commands import MetricMove
@@ -112,10 +113,6 @@ class _Moved:
             if initial is not None:
                 count += _key(initial, user_id) < key
         return count
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -463,7 +460,7 @@ class LeaderboardService:
                 session,
                 TV_ROOM,
                 "leaderboard:refresh",
-                {"metric": board, "periodKeys": dict(keys), "timestamp": _iso(now)},
+                {"metric": board, "periodKeys": dict(keys), "timestamp": iso(now)},
             )
         # Marked once per transaction: its later events find the mark already written.
         throttled = [
@@ -484,7 +481,7 @@ class LeaderboardService:
                     session,
                     TV_ROOM,
                     "leaderboard:refresh",
-                    {"metric": board, "periodKeys": period_keys(now), "timestamp": _iso(now)},
+                    {"metric": board, "periodKeys": period_keys(now), "timestamp": iso(now)},
                 )
         for board in due:  # committed: this node holds their next slot
             self._slots[board] = now + timedelta(seconds=self.refresh_interval_s)

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from accolade.domain.errors import InvalidInput, NotFound
 from accolade.domain.identity import Principal, UserId
+from accolade.domain.wire import iso
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
 from accolade.storage.models import Notification, User, utcnow
@@ -93,4 +94,4 @@ class NotificationService:
             raise InvalidInput("send `{id: <notification id>}`")
         view = await self.mark_read(notification_id, principal)
         assert view.read_at is not None
-        return {"id": view.id, "readAt": view.read_at.isoformat().replace("+00:00", "Z")}
+        return {"id": view.id, "readAt": iso(view.read_at)}

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from accolade.domain import levels, streaks
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
+from accolade.domain.wire import iso
 from accolade.leaderboard.base import Standing
 from accolade.leaderboard.periods import Period
 from accolade.storage import profiles as repo
@@ -21,10 +22,6 @@ from accolade.storage import rewards as rewards_repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
 from accolade.storage.models import UserStats, utcnow
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +160,7 @@ class ProfileService:
                     "title": record.title,
                     "description": record.description,
                     "icon": record.icon,
-                    "timestamp": _iso(record.created_at),
+                    "timestamp": iso(record.created_at),
                 }
                 for record, owner in rows
             ]

@@ -25,6 +25,7 @@ from accolade.domain.errors import Conflict, NotFound
 from accolade.domain.identity import UserId
 from accolade.domain.quests import QuestStatus, Step
 from accolade.domain.requirements import all_hold, value_key
+from accolade.domain.wire import iso
 from accolade.services.broadcaster import Broadcaster, user_room
 from accolade.services.rules import requirement_of
 from accolade.storage import metrics
@@ -44,10 +45,6 @@ from accolade.storage.outbox import add_room_event
 QUEST_SOURCE = "QUEST"
 STEP_SOURCE = "QUEST_STEP"
 HISTORY_LIMIT = 200  # entries kept per user and quest (restarts add up)
-
-
-def _iso(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat().replace("+00:00", "Z")
 
 
 def steps_of(quest: Quest) -> list[Step]:
@@ -130,14 +127,14 @@ class ProgressView:
             "completedSteps": self.completed_steps,
             "stepProgress": self.step_progress,
             "progress": self.progress,
-            "startedAt": _iso(self.started_at),
-            "completedAt": _iso(self.completed_at),
-            "expiresAt": _iso(self.expires_at),
+            "startedAt": iso(self.started_at),
+            "completedAt": iso(self.completed_at),
+            "expiresAt": iso(self.expires_at),
         }
 
 
 def _record(row: QuestProgress, at: datetime, event: str, **fields: Any) -> None:
-    entry = {"at": _iso(at), "event": event, **fields}
+    entry = {"at": iso(at), "event": event, **fields}
     row.history = [*row.history, entry][-HISTORY_LIMIT:]
 
 
@@ -385,7 +382,7 @@ class QuestProgressor:
             {
                 **ProgressView.of(quest, row, user.external_id, now).as_json(),
                 "title": quest.title,
-                "timestamp": _iso(now),
+                "timestamp": iso(now),
             },
         )
 
@@ -569,10 +566,10 @@ class QuestService:
             raise Conflict(f"quest {quest.id} is not active")
         if quest.start_date is not None and now < quest.start_date:
             raise Conflict(
-                f"quest {quest.id} opens at {_iso(quest.start_date)}",
-                details={"startDate": _iso(quest.start_date)},
+                f"quest {quest.id} opens at {iso(quest.start_date)}",
+                details={"startDate": iso(quest.start_date)},
             )
         raise Conflict(
-            f"quest {quest.id} ended at {_iso(quest.end_date)}",
-            details={"endDate": _iso(quest.end_date)},
+            f"quest {quest.id} ended at {iso(quest.end_date)}",
+            details={"endDate": iso(quest.end_date)},
         )

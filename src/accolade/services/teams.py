@@ -9,15 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain.errors import Conflict, NotFound
 from accolade.domain.identity import Principal, Role, UserId, user_key
+from accolade.domain.wire import iso
 from accolade.leaderboard.periods import Period, period_key
 from accolade.storage import teams as repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
 from accolade.storage.models import Team, User, utcnow
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def team_room(team_id: int | str) -> str:
@@ -29,7 +26,7 @@ def _member(team: Team, user: User, joined_at: datetime) -> dict[str, Any]:
         "teamId": team.external_id,
         "userId": user.external_id,
         "userName": user.user_name,
-        "joinedAt": _iso(joined_at),
+        "joinedAt": iso(joined_at),
     }
 
 
@@ -59,7 +56,7 @@ class TeamService:
     async def list(self) -> list[dict[str, Any]]:
         async with self.database.transaction() as session:
             return [
-                {"teamId": t.external_id, "name": t.name, "createdAt": _iso(t.created_at)}
+                {"teamId": t.external_id, "name": t.name, "createdAt": iso(t.created_at)}
                 for t in await repo.all_teams(session)
             ]
 
@@ -115,7 +112,7 @@ class TeamService:
         return {
             "teamId": team.external_id,
             "name": team.name,
-            "createdAt": _iso(team.created_at),
+            "createdAt": iso(team.created_at),
             "members": [_member(team, user, at) for user, at in members],
             "memberCount": len(members),
             "period": period,

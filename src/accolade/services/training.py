@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from accolade.domain.identity import UserId
+from accolade.domain.wire import now_iso
 from accolade.services.broadcaster import user_room
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
-from accolade.storage.models import utcnow
 from accolade.storage.outbox import add_room_event
 
 
@@ -29,7 +29,7 @@ class TrainingService:
             user, _ = await users_repo.ensure(session, user_id)
             room = user_room(user.external_id)
             base = {"userId": user.external_id, "sessionId": session_id}
-            now = utcnow().isoformat().replace("+00:00", "Z")
+            now = now_iso()
             count = 0
             if typing:
                 add_room_event(
