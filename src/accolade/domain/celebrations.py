@@ -89,6 +89,11 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def badge_title(badge_name: str) -> str:
+    """The title of a badge's celebration, also listed in the event's answer."""
+    return f"{ICON_BADGE} {badge_name} Badge Earned!"
+
+
 def badge_earned(
     user_id: UserId,
     user_name: str,
@@ -102,7 +107,7 @@ def badge_earned(
         user_id=user_id,
         user_name=user_name,
         achievement_type=CelebrationType.MILESTONE,
-        title=f"{ICON_BADGE} {badge_name} Badge Earned!",
+        title=badge_title(badge_name),
         description=badge_description,
         icon=icon or ICON_BADGE,
         extra={"milestoneType": "badge", "badgeName": badge_name, "rarity": rarity},

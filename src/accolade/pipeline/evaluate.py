@@ -44,10 +44,6 @@ def unlocked(awarded: Awarded) -> dict[str, Any]:
     }
 
 
-def badge_title(awarded: Awarded) -> str:
-    return f"🏅 {awarded.name} Badge Earned!"
-
-
 class Evaluator:
     def __init__(self, broadcaster: Broadcaster) -> None:
         self.broadcaster = broadcaster

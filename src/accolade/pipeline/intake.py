@@ -23,7 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accolade.domain import levels
+from accolade.domain import celebrations, levels
 from accolade.domain.events import meaning_of
 from accolade.domain.identity import UserId, user_key
 from accolade.domain.wire import iso
@@ -37,7 +37,7 @@ from accolade.pipeline.commands import (
     MetricMove,
     Reaction,
 )
-from accolade.pipeline.evaluate import Evaluator, badge_title, unlocked
+from accolade.pipeline.evaluate import Evaluator, unlocked
 from accolade.pipeline.progression import gain_xp, record_day
 from accolade.services.broadcaster import Broadcaster
 from accolade.services.quests import QuestProgressor
@@ -352,7 +352,7 @@ class Engine:
             session, user, stats, moved, occurred_at, state=state, index=batch.rules
         ):
             body["unlocked"].append(unlocked(awarded))
-            body["celebrations"].append(badge_title(awarded))
+            body["celebrations"].append(celebrations.badge_title(awarded.name))
         body["quests"] = []
         if state.in_quests and moved:
             await batch.write(session)  # quest steps read metrics from the database
@@ -412,7 +412,7 @@ class Engine:
         unlocks = await self.evaluator.evaluate(session, user, stats, moved, at)
         quests = await self.quests.on_event(session, user, stats, moved, at)
         return {
-            "celebrations": [badge_title(awarded) for awarded in unlocks],
+            "celebrations": [celebrations.badge_title(awarded.name) for awarded in unlocks],
             "unlocked": [unlocked(awarded) for awarded in unlocks],
             "quests": quests,
         }

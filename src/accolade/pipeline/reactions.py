@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accolade.domain import celebrations
 from accolade.domain.wire import iso
 from accolade.pipeline.commands import Applied
-from accolade.pipeline.evaluate import badge_title, unlocked
+from accolade.pipeline.evaluate import unlocked
 from accolade.services import rules as rules_module
 from accolade.services.achievements import award
 from accolade.services.broadcaster import Broadcaster, user_room
@@ -68,7 +69,7 @@ class QuizCompleted:
         if awarded is not None:
             event.state.unlocked.add(awarded.achievement_id)
             event.body["unlocked"].append(unlocked(awarded))
-            event.body["celebrations"].append(badge_title(awarded))
+            event.body["celebrations"].append(celebrations.badge_title(awarded.name))
 
 
 class ProblemSolved:
