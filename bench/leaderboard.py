@@ -38,7 +38,7 @@ from accolade.leaderboard.sql import SqlLeaderboard  # noqa: E402
 from accolade.storage import leaderboards as rows  # noqa: E402
 from accolade.storage import migrate  # noqa: E402
 from accolade.storage.database import Database  # noqa: E402
-from accolade.storage.urls import parse_database_url  # noqa: E402
+from accolade.support.urls import parse_database_url  # noqa: E402
 
 PG_SERVER = os.environ.get(
     "ACCOLADE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

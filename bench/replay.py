@@ -33,7 +33,7 @@ from accolade.pipeline.replay import ReplayRules, UserReplay, replay
 from accolade.services.rules import Rule
 from accolade.storage import migrate
 from accolade.storage.database import Database
-from accolade.storage.urls import parse_database_url
+from accolade.support.urls import parse_database_url
 
 PG_SERVER = os.environ.get(
     "ACCOLADE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from accolade.storage.urls import DatabaseUrl, parse_database_url
+from accolade.support.urls import DatabaseUrl, parse_database_url
 
 
 class Settings(BaseSettings):

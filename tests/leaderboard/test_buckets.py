@@ -26,7 +26,7 @@ from accolade.storage import leaderboards as rows
 from accolade.storage import migrate
 from accolade.storage.database import Database
 from accolade.storage.models import LeaderboardBucket, LeaderboardEntry, User
-from accolade.storage.urls import parse_database_url
+from accolade.support.urls import parse_database_url
 from tests.conftest import fresh_postgres_database
 
 METRIC = "score"

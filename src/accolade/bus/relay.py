@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.bus.base import Bus
 from accolade.bus.messages import RoomMessage
-from accolade.storage.background import Repeating
 from accolade.storage.database import Database
 from accolade.storage.models import InstanceSetting, RoomEvent, utcnow
 from accolade.storage.outbox import Written
 from accolade.storage.upsert import insert_for
+from accolade.support.background import Repeating
 
 log = logging.getLogger("accolade.relay")
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 
 from accolade.services.contests import ContestService
-from accolade.storage.background import Repeating
 from accolade.storage.models import utcnow
+from accolade.support.background import Repeating
 
 log = logging.getLogger("accolade.contests")
 

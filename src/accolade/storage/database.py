@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from accolade.storage import outbox
-from accolade.storage.urls import DatabaseUrl
+from accolade.support.urls import DatabaseUrl
 
 
 class Database:
