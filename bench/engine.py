@@ -34,8 +34,8 @@ from ingest import METRICS, PG_SERVER, define_achievements
 from accolade.app import create_app
 from accolade.auth import issue_token
 from accolade.config import Settings
+from accolade.domain.boards import Board
 from accolade.domain.identity import Role
-from accolade.leaderboard.base import Board
 from accolade.pipeline.commands import EventCommand
 from accolade.storage import leaderboards as rows
 from accolade.storage.database import Database

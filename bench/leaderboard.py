@@ -32,7 +32,7 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from accolade.leaderboard.base import Board  # noqa: E402
+from accolade.domain.boards import Board  # noqa: E402
 from accolade.leaderboard.redis import RedisLeaderboard  # noqa: E402
 from accolade.leaderboard.sql import SqlLeaderboard  # noqa: E402
 from accolade.storage import leaderboards as rows  # noqa: E402

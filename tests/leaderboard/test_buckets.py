@@ -18,8 +18,8 @@ from alembic import command
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
-from accolade.leaderboard import buckets
-from accolade.leaderboard.base import Board, window
+from accolade.domain import buckets
+from accolade.domain.boards import Board, window
 from accolade.leaderboard.sql import SqlLeaderboard
 from accolade.pipeline.commands import EventCommand
 from accolade.storage import leaderboards as rows

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from accolade.leaderboard.periods import check_key, period_end, period_keys, period_start
+from accolade.domain.periods import check_key, period_end, period_keys, period_start
 
 
 def test_keys_change_at_utc_midnight_not_local_midnight():

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 
 from accolade.app import create_app
 from accolade.config import Settings
-from accolade.leaderboard.base import Board
-from accolade.leaderboard.periods import period_key
+from accolade.domain.boards import Board
+from accolade.domain.periods import period_key
 from accolade.leaderboard.redis import RedisLeaderboard
 from accolade.leaderboard.sql import SqlLeaderboard
 from accolade.pipeline.commands import EventCommand

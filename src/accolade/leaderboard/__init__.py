@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from accolade.leaderboard.base import Board, EntryChange, LeaderboardStore, Standing
+from accolade.domain.boards import Board, EntryChange, Standing
+from accolade.leaderboard.base import LeaderboardStore
 from accolade.storage.database import Database
 
 

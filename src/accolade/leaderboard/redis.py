@@ -31,8 +31,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from accolade.leaderboard.base import Board, EntryChange, Standing, window
-from accolade.leaderboard.periods import period_end
+from accolade.domain.boards import Board, EntryChange, Standing, window
+from accolade.domain.periods import period_end
 from accolade.leaderboard.sql import SqlLeaderboard
 from accolade.storage import leaderboards as rows
 from accolade.storage.database import Database

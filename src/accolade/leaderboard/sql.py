@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accolade.leaderboard.base import Board, EntryChange, Standing, window
+from accolade.domain.boards import Board, EntryChange, Standing, window
 from accolade.storage import leaderboards as rows
 from accolade.storage.database import Database
 from accolade.storage.models import LeaderboardEntry, TeamMember

@@ -32,11 +32,12 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from accolade.domain.boards import Board, EntryChange, Standing
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
+from accolade.domain.periods import PERIODS, Period, check_key, period_key, period_keys
 from accolade.domain.wire import iso
-from accolade.leaderboard.base import Board, EntryChange, LeaderboardStore, Standing
-from accolade.leaderboard.periods import PERIODS, Period, check_key, period_key, period_keys
+from accolade.leaderboard.base import LeaderboardStore
 from accolade.pipeline.commands import MetricMove
 from accolade.services.broadcaster import TV_ROOM, Broadcaster
 from accolade.storage import leaderboards as rows

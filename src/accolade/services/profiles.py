@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from accolade.domain import levels, streaks
+from accolade.domain.boards import Standing
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
+from accolade.domain.periods import Period
 from accolade.domain.wire import iso
-from accolade.leaderboard.base import Standing
-from accolade.leaderboard.periods import Period
 from accolade.storage import profiles as repo
 from accolade.storage import rewards as rewards_repo
 from accolade.storage import users as users_repo

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain.errors import Conflict, NotFound
 from accolade.domain.identity import Principal, Role, UserId, user_key
+from accolade.domain.periods import Period, period_key
 from accolade.domain.wire import iso
-from accolade.leaderboard.periods import Period, period_key
 from accolade.storage import teams as repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database

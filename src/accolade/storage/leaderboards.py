@@ -4,7 +4,7 @@ The listener writes them inside the event's transaction (one multi-row upsert pe
 queries here are shared by the SQL store and the rank-change check of that same transaction.
 
 Beside the rows, `leaderboard_buckets` counts each board's rows per value bucket
-(`leaderboard.buckets`), in the same transaction as the rows: a place is the sum of the counts
+(`domain.buckets`), in the same transaction as the rows: a place is the sum of the counts
 above the user's bucket plus the rows ahead inside it (`bucket_ahead`), whatever the board's size.
 Whatever writes or deletes rows keeps the counts right: the listener (`bucket_changes` at its
 commit), a user's deletion (`_forget_users_buckets`, before the rows cascade away), and
@@ -45,9 +45,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 
-from accolade.leaderboard import buckets
-from accolade.leaderboard.base import Board, EntryChange
-from accolade.leaderboard.periods import Period
+from accolade.domain import buckets
+from accolade.domain.boards import Board, EntryChange
+from accolade.domain.periods import Period
 from accolade.storage.models import (
     LeaderboardBucket,
     LeaderboardEntry,

@@ -425,7 +425,7 @@ class LeaderboardEntry(Base):
 
 
 class LeaderboardBucket(Base):
-    """How many rows of a board hold a value in one bucket (`leaderboard.buckets`): the
+    """How many rows of a board hold a value in one bucket (`domain.buckets`): the
     order-statistic index that places a user without counting every row ahead. Written in the
     same transaction as the board's rows (`storage.leaderboards`)."""
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Response
 from accolade.api.deps import PublicReader, ServicesDep
 from accolade.api.schemas import Schema
 from accolade.domain.errors import InvalidInput
-from accolade.leaderboard.periods import Period
+from accolade.domain.periods import Period
 from accolade.services.leaderboards import MAX_LIMIT
 
 router = APIRouter(prefix="/api/leaderboards", tags=["leaderboards"])

@@ -11,7 +11,7 @@ from pydantic import Field
 from accolade.api.deps import Privileged, PublicReader, ServicesDep
 from accolade.api.schemas import Name, Schema, UserIdIn
 from accolade.domain.identity import Role
-from accolade.leaderboard.periods import Period
+from accolade.domain.periods import Period
 
 router = APIRouter(prefix="/api/teams", tags=["teams"])
 

@@ -14,7 +14,7 @@ from collections import Counter
 import sqlalchemy as sa
 from alembic import op
 
-from accolade.leaderboard import buckets
+from accolade.domain import buckets
 
 revision = "0008"
 down_revision = "0007"
