@@ -91,3 +91,57 @@ async def test_user_may_create_and_read_itself(client, auth):
     me = auth("77", "user")
     assert (await client.post("/api/users", json={"userId": 77}, headers=me)).status_code == 201
     assert (await client.get("/api/users/77", headers=me)).json()["userId"] == 77
+
+
+@pytest.mark.parametrize(
+    "user_id", ["team/ada", "a/b/c", "x/profile", "/lead", "achievements/definitions"]
+)
+async def test_user_id_with_a_slash_is_reached_percent_encoded(client, service, user_id):
+    from urllib.parse import quote
+
+    created = await client.post(
+        "/api/users", json={"userId": user_id, "userName": "Slash"}, headers=service
+    )
+    assert created.status_code == 201
+    path = f"/api/users/{quote(user_id, safe='')}"
+    got = await client.get(path, headers=service)
+    assert got.status_code == 200, got.text
+    assert got.json()["userId"] == user_id
+    profile = await client.get(f"{path}/profile", headers=service)
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["userId"] == user_id
+    deleted = await client.delete(path, headers=service)
+    assert deleted.status_code == 200
+    assert deleted.json()["userId"] == user_id
+    assert (await client.get(path, headers=service)).status_code == 404
+
+
+async def test_encoded_slash_names_one_user_not_a_sub_route(client, service):
+    for user_id in ("x", "x/profile"):
+        await client.post("/api/users", json={"userId": user_id}, headers=service)
+    await client.post(
+        "/api/events", json={"userId": "x", "type": "xp", "value": 50}, headers=service
+    )
+    assert (await client.get("/api/users/x%2Fprofile", headers=service)).json() == (
+        await client.get("/api/users/x%2fprofile", headers=service)
+    ).json()
+    assert (await client.get("/api/users/x%2Fprofile", headers=service)).json()["userId"] == (
+        "x/profile"
+    )
+    assert (await client.get("/api/users/x/profile", headers=service)).json()["xp"] == 50
+    assert (await client.get("/api/users/x%2Fprofile/profile", headers=service)).json()["xp"] == 0
+
+
+async def test_user_token_with_a_slash_reads_itself_only(client, auth, service):
+    await client.post("/api/users", json={"userId": "org/7"}, headers=service)
+    await client.post("/api/users", json={"userId": "org"}, headers=service)
+    me = auth("org/7", "user")
+    assert (await client.get("/api/users/org%2F7", headers=me)).json()["userId"] == "org/7"
+    assert (await client.get("/api/users/org", headers=me)).status_code == 403
+
+
+async def test_unencoded_slash_in_a_user_id_is_not_found(client, service):
+    await client.post("/api/users", json={"userId": "team/ada"}, headers=service)
+    response = await client.get("/api/users/team/ada", headers=service)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

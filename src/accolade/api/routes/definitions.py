@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from accolade.api.deps import CurrentPrincipal, Privileged, Reader, ServicesDep, secret_viewer
+from accolade.api.routing import SegmentRoute
 from accolade.api.schemas import (
     INT32_MAX,
     DefinitionIn,
@@ -20,7 +21,11 @@ from accolade.api.schemas import (
 )
 from accolade.services.achievements import UNSET, Progress
 
-router = APIRouter(prefix="/api/users/achievements", tags=["achievements (seed 004)"])
+# Segment by segment like the other /api/users routes: `/api/users/achievements%2Fdefinitions/...`
+# names a user, never a definition.
+router = APIRouter(
+    prefix="/api/users/achievements", tags=["achievements (seed 004)"], route_class=SegmentRoute
+)
 
 DefinitionId = Annotated[int, Path(ge=1, le=INT32_MAX, description="The achievement's id.")]
 UserIdQuery = Annotated[str, user_id_query()]

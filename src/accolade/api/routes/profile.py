@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from accolade.api.deps import Reader, ServicesDep
+from accolade.api.routing import SegmentRoute
 from accolade.api.schemas import Schema
 from accolade.services.profiles import Profile
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"], route_class=SegmentRoute)
 
 UserPath = Annotated[
     str, Path(min_length=1, max_length=255, pattern=r"^[^\x00]+$", description="The user's id.")

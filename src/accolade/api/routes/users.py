@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from accolade.api.deps import CurrentPrincipal, ServicesDep
+from accolade.api.routing import SegmentRoute
 from accolade.api.schemas import UserIn, UserOut
 from accolade.storage.models import User
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"], route_class=SegmentRoute)
 
 UserPath = Annotated[
     str, Path(min_length=1, max_length=255, pattern=r"^[^\x00]+$", description="The user's id.")
