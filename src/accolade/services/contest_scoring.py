@@ -26,14 +26,15 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from accolade.domain.contests import ContestStatus, in_window
 from accolade.domain.wire import iso
+from accolade.storage import commit
 from accolade.storage import contests as repo
 from accolade.storage.models import Contest, InstanceSetting, User, utcnow
 from accolade.storage.outbox import add_room_event
@@ -190,10 +191,7 @@ class UpdateThrottle:
             held = session.info[_HELD_INFO] = {}
             owed = held
 
-            def committed(_: Session) -> None:
-                self._owe(owed)
-
-            event.listen(session.sync_session, "after_commit", committed, once=True)
+            commit.after_commit(session, partial(self._owe, owed))
         held[contest_id] = update
         return False
 

@@ -33,6 +33,7 @@ from accolade.services.contest_scoring import (
     contest_room,
     display_name,
 )
+from accolade.storage import commit
 from accolade.storage import contests as repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
@@ -192,7 +193,7 @@ class ContestService:
         self.counting = CountingContests()
         # Standings updates, at most one a second per contest (the engine's listener holds it).
         self.updates = UpdateThrottle(self._send_updates)
-        # Called after a commit that changed a schedule or a status (the scheduler's wake-up).
+        # Called after each commit that changed a schedule or a status (the scheduler's wake-up).
         self.on_change: Callable[[], None] | None = None
 
     async def _send_updates(self, due: dict[int, dict[str, Any]]) -> None:
@@ -239,6 +240,7 @@ class ContestService:
         """A new DRAFT contest (it goes LIVE at `start_at` by itself when given)."""
         _check_times(start_at, end_at)
         async with self.database.transaction() as session:
+            commit.after_commit(session, self._changed)  # the scheduler's wake-up
             now = utcnow()
             contest = Contest(
                 name=name,
@@ -256,7 +258,6 @@ class ContestService:
             if start_at is not None:
                 await bump_version(session)  # it counts from start_at on
             view = ContestView.of(contest, 0)
-        self._changed()
         return view
 
     async def listing(self, status: ContestStatus | None, limit: int) -> list[ContestView]:
@@ -274,6 +275,7 @@ class ContestService:
         asking for the status it has already changes nothing, so a retried PATCH is harmless)."""
         edits = changes.given - {"status"}
         async with self.database.transaction() as session:
+            commit.after_commit(session, self._changed)  # the scheduler's wake-up
             contest = await self._get(session, contest_id, for_update=True)
             status = ContestStatus(contest.status)
             now = utcnow()
@@ -302,7 +304,6 @@ class ContestService:
             contest.updated_at = now
             await session.flush()
             view = await self._view(session, contest)
-        self._changed()
         return view
 
     async def enter(
@@ -386,6 +387,7 @@ class ContestService:
         contest is ended first, in the same transaction; a DRAFT one is 409, and so is a second
         payout."""
         async with self.database.transaction() as session:
+            commit.after_commit(session, self._changed)  # the scheduler's wake-up
             contest = await self._get(session, contest_id, for_update=True)
             if contest.paid_out_at is not None:
                 raise Conflict(
@@ -435,7 +437,6 @@ class ContestService:
                 "paidOutAt": iso(now),
                 "winners": winners,
             }
-        self._changed()
         return answer
 
     # --- the scheduler's side ----------------------------------------------------------------

@@ -26,9 +26,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,7 @@ from accolade.domain.wire import iso
 from accolade.leaderboard.base import LeaderboardStore
 from accolade.pipeline.commands import MetricMove
 from accolade.services.broadcaster import TV_ROOM, Broadcaster
+from accolade.storage import commit
 from accolade.storage import leaderboards as rows
 from accolade.storage import teams as teams_repo
 from accolade.storage import users as users_repo
@@ -513,8 +515,8 @@ class LeaderboardService:
             pending = session.info[_PENDING] = _Transaction()
 
             def write(sync_session: Session) -> None:
-                # Inside the commit (SQLAlchemy runs it on the session's own connection): one
-                # upsert for every move of every event of the transaction.
+                # At the end of the transaction, on its own connection: one upsert for every
+                # move of every event of the transaction.
                 # In one order on every node, so two transactions sharing rows cannot deadlock.
                 moves = sorted(
                     ((b, uid, d, at) for (b, uid), (d, at) in pending.moves.items()),
@@ -531,15 +533,15 @@ class LeaderboardService:
                     ),
                 )
 
-            def committed(_: Session) -> None:
-                self._committed(pending)
+            async def write_rows(session: AsyncSession) -> None:
+                await session.run_sync(write)
 
-            event.listen(session.sync_session, "before_commit", write, once=True)
-            event.listen(session.sync_session, "after_commit", committed, once=True)
+            commit.before_commit(session, _PENDING, write_rows)
+            commit.after_commit(session, partial(self._committed, pending))
         return pending
 
     def _committed(self, done: _Transaction) -> None:
-        # Runs inside SQLAlchemy's commit: it only schedules work, and never raises into it.
+        # Runs after the commit (`storage.commit`): it only schedules work.
         try:
             self._throttle_rows |= done.boards
             self._slots.update(done.claimed)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import event, text
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from accolade.storage import outbox
+from accolade.storage import commit, outbox
 from accolade.support.urls import DatabaseUrl
 
 
@@ -48,18 +49,21 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed when the block ends, rolled back on error."""
+        """A session inside one transaction: committed when the block ends, rolled back on error.
+        Work registered with `storage.commit` runs just before and just after the commit."""
         async with contextlib.AsyncExitStack() as stack:
             if self._sqlite_writer is not None:
                 await stack.enter_async_context(self._sqlite_writer)
             session = await stack.enter_async_context(self._sessions())
             async with session.begin():
                 yield session
+                await commit.run_before_commit(session)
                 written = await outbox.write(session)
-            # Room events queued inside the commit itself (a before_commit hook) came too late.
-            assert not session.info.get(outbox.OUTBOX), "room events queued during the commit"
-            if written and self.after_outbox_commit is not None:
-                self.after_outbox_commit(written)
+                if written and self.after_outbox_commit is not None:
+                    commit.after_commit(session, partial(self.after_outbox_commit, written))
+            commit.run_after_commit(session)
+            # Room events queued by after-commit work would never be written.
+            assert not session.info.get(outbox.OUTBOX), "room events queued after the commit"
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
