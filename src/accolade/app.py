@@ -44,9 +44,10 @@ from accolade.config import Settings
 from accolade.domain.identity import Principal
 from accolade.pipeline.intake import Engine
 from accolade.pipeline.reactions import ProblemSolved, QuizCompleted
-from accolade.realtime.fastpath import ExposeConnections
+from accolade.realtime.fastpath import FastPath
 from accolade.realtime.gateway import Gateway
 from accolade.realtime.history import History
+from accolade.realtime.limits import ClientLimits
 from accolade.realtime.registry import Registry
 from accolade.realtime.socketio_server import Context, build_server
 from accolade.realtime.websocket_server import PlainWebSockets
@@ -85,12 +86,23 @@ WebSocket at `/leaderboard`, `/training` and `/game-events`.
 """
 
 
-def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_migrations: bool = True,
+    fast_path: FastPath | None = None,
+) -> FastAPI:
     """The HTTP application (REST and plain WebSocket). `app.state.asgi` adds Socket.IO in front.
 
     Nothing connects here; the lifespan migrates, resolves the secret and starts the relay.
+    `fast_path` defaults to what `ACCOLADE_FAST_PATH` and the start-up probe allow.
     """
     settings = settings or Settings()
+    fast_path = fast_path or FastPath.select(settings.fast_path)
+    client_limits = ClientLimits(
+        max_events_per_s=settings.ws_max_events_per_s,
+        max_connections=settings.ws_max_connections,
+    )
     database = Database(
         settings.database,
         pool_size=settings.db_pool_size,
@@ -140,6 +152,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         ),
         settings.cors_origins,
         write_buffer_bytes=settings.ws_write_buffer_bytes,
+        fast_path=fast_path,
+        limits=client_limits,
     )
     plain = PlainWebSockets(
         gateway,
@@ -148,6 +162,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         settings.public_display,
         write_buffer_bytes=settings.ws_write_buffer_bytes,
         team_membership=teams.may_join_room,
+        fast_path=fast_path,
+        limits=client_limits,
     )
 
     @asynccontextmanager
@@ -273,9 +289,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             ],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.state.asgi = ExposeConnections(
+    app.state.asgi = fast_path.wrap(
         socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
     )
+    app.state.fast_path = fast_path
     app.state.sio = sio
     return app
 

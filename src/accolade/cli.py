@@ -147,17 +147,18 @@ def serve(
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How `accolade serve` runs uvicorn (tests start their servers the same way)."""
+    from accolade.realtime.fastpath import FastPath
+
     return {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
         "proxy_headers": False,
-        # The fan-out fast path writes pre-framed bytes to connections of this protocol; frames
-        # go out uncompressed anyway, so per-connection deflate state would only cost memory.
-        "ws": "websockets-sansio",
-        "ws_per_message_deflate": False,
         # A WebSocket frame larger than a request body may be is not read: close 1009.
         "ws_max_size": settings.max_body_bytes,
+        # The protocol the fast path writes through, without per-message deflate (its frames
+        # go out uncompressed); nothing when it is off or the probe refused it.
+        **FastPath.select(settings.fast_path).uvicorn_options(),
     }
 
 

@@ -81,6 +81,23 @@ class Settings(BaseSettings):
         description="Unsent bytes a WebSocket connection may hold before it is cut off as too "
         "slow (it reconnects and catches up by id).",
     )
+    fast_path: Literal["on", "off"] = Field(
+        "on",
+        description="`on`: room events are framed once and written straight to each WebSocket "
+        "connection (when the start-up probe finds what it needs); `off`: the ordinary ASGI path.",
+    )
+    ws_max_events_per_s: int = Field(
+        50,
+        ge=0,
+        description="Messages a second one real-time connection may send (0: no limit); the "
+        'excess is dropped with an `error {code: "rate_limited"}`.',
+    )
+    ws_max_connections: int = Field(
+        0,
+        ge=0,
+        description="Real-time connections (Socket.IO and plain WebSocket) one node holds; "
+        "beyond it new ones are refused at the handshake (0: no cap).",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

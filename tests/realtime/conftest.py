@@ -1,4 +1,9 @@
-"""A real server on a real port for real-time tests: uvicorn serving `create_asgi`, in-process."""
+"""A real server on a real port for real-time tests: uvicorn serving `create_asgi`, in-process.
+
+Every real-time test runs with the fast path on; on SQLite, the same tests run again with
+`ACCOLADE_FAST_PATH=off` (ids `sqlite-fast-path-off` and `fast-path-off`), the ordinary ASGI
+path, except the fast path's own modules (`test_fastpath*.py`), which say what they serve.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from _pytest.python import Metafunc
 from fastapi import FastAPI
 
 from accolade.app import create_app
@@ -84,3 +90,33 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
         yield live_server
     finally:
         await stop_server(server, task)
+
+
+# backend x fast path: PostgreSQL adds nothing the fast path could tell apart, so `off` runs on
+# SQLite only; the ids of the `on` runs stay those of the `backend` fixture.
+_BACKEND_RUNS = [("sqlite", "on"), ("postgresql", "on"), ("sqlite", "off")]
+_BACKEND_IDS = ["sqlite", "postgresql", "sqlite-fast-path-off"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `backend`'s own params, which then stand aside
+def pytest_generate_tests(metafunc: Metafunc) -> None:
+    if metafunc.module.__name__.rpartition(".")[2].startswith("test_fastpath"):
+        return
+    if "fast_path" not in metafunc.fixturenames:
+        return
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize(
+            ("backend", "fast_path"), _BACKEND_RUNS, ids=_BACKEND_IDS, indirect=["fast_path"]
+        )
+    else:
+        metafunc.parametrize(
+            "fast_path", ["on", "off"], ids=["fast-path-on", "fast-path-off"], indirect=True
+        )
+
+
+@pytest.fixture(autouse=True)
+def fast_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`ACCOLADE_FAST_PATH` for this test (and the servers it starts, in-process or not)."""
+    mode = str(getattr(request, "param", "on"))
+    monkeypatch.setenv("ACCOLADE_FAST_PATH", mode)
+    return mode

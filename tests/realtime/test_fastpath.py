@@ -34,8 +34,8 @@ from websockets.asyncio.client import ClientConnection
 from accolade.app import create_app
 from accolade.config import Settings
 from accolade.realtime import fastpath
-from accolade.realtime.engineio_connection import EngineIOConnection
-from accolade.realtime.engineio_fastpath import FastSocket
+from accolade.realtime.fastpath.engineio_connection import EngineIOConnection
+from accolade.realtime.fastpath.engineio_socket import FastSocket
 from accolade.realtime.websocket_server import PlainWebSockets
 from tests.conftest import TEST_SECRET
 from tests.realtime.conftest import LiveServer, live_settings, start_server, stop_server

@@ -11,15 +11,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
-from engineio import packet as eio_packet
-from socketio import packet as sio_packet
 
 from accolade.bus.messages import RoomMessage
 from accolade.domain.errors import DomainError, InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role
-from accolade.realtime import access, frames
-from accolade.realtime.engineio_fastpath import FastSocket, WebSocketTransport, expect_websocket
+from accolade.realtime import access
+from accolade.realtime.fastpath import FastPath, SocketIOTransport, enter_room
 from accolade.realtime.gateway import Gateway, Joined, joined_payload
+from accolade.realtime.limits import ClientLimits
 from accolade.realtime.namespaces import LEADERBOARD, ROOT, TRAINING, carries
 from accolade.realtime.registry import Registry, Session
 
@@ -29,7 +28,11 @@ Handler = Callable[[str, Any], Awaitable[None]]
 # Engine.IO closes a connection that sends a larger message (as Node's maxHttpBufferSize does);
 # below it, our own checks refuse oversized fields with an `error` event and keep the connection.
 MAX_FRAME_BYTES = 1024 * 1024
-RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "__disconnect_final"})
+TOO_SLOW_ERROR = {
+    "code": "too_slow",
+    "message": "this connection stopped reading and was cut off; reconnect and join "
+    "with `since` (the last eventId you saw) to catch up",
+}
 
 
 class Context:
@@ -181,7 +184,7 @@ class AccoladeNamespace(socketio.AsyncNamespace):
             await self.emit(message.event, message.data(), to=sid)
 
         def enter(floor: int) -> None:
-            self.server.manager.basic_enter_room(sid, namespace, room)
+            enter_room(self.server, sid, namespace, room)
             self.context.registry.entered(sid, room)
             if floor:
                 self.context.floors[(sid, room)] = floor
@@ -270,151 +273,22 @@ class RootNamespace(AccoladeNamespace):
         await self.emit("heartbeat", {"ok": True}, to=sid)
 
 
-class SocketIOTransport:
-    """Room delivery for Socket.IO: the packet is encoded and framed once per event and namespace.
-
-    Members on the websocket transport (`FastSocket`) get the same frame bytes written to their
-    connection; the rest (long-polling, mid-upgrade) get the packet through Engine.IO's queue.
-    No task per recipient either way.
-    """
-
-    def __init__(self, server: socketio.AsyncServer, floors: dict[tuple[str, str], int]) -> None:
-        self.server = server
-        self.floors = floors
-
-    async def deliver(self, message: RoomMessage) -> None:
-        manager = self.server.manager
-        eio = self.server.eio
-        sockets = eio.sockets
-        data: dict[str, Any] | None = None
-        for namespace in (LEADERBOARD, TRAINING, ROOT):
-            if message.room not in manager.rooms.get(namespace, {}):
-                continue
-            if not carries(namespace, message):
-                continue
-            data = data or message.data()
-            encoded = self.server.packet_class(
-                sio_packet.EVENT, namespace=namespace, data=[message.event, data]
-            ).encode()
-            parts = encoded if isinstance(encoded, list) else [encoded]
-            packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
-            # Binary attachments (never sent by Accolade itself) take Engine.IO's own path.
-            frame = frames.engineio_message(encoded) if isinstance(encoded, str) else None
-            floors = self.floors
-            for sid, eio_sid in manager.get_participants(namespace, message.room):
-                if floors and (floor := floors.get((sid, message.room))) is not None:
-                    if message.seq <= floor:
-                        continue  # replayed to it on join already
-                    del floors[(sid, message.room)]
-                socket = sockets.get(eio_sid)
-                if frame is not None and type(socket) is FastSocket and socket.link is not None:
-                    socket.link.write(frame)
-                    continue
-                for pkt in packets:
-                    await eio.send_packet(eio_sid, pkt)
-
-
-class Server(socketio.AsyncServer):
-    """python-socketio's server, refusing client events it would otherwise misroute: names that
-    are not strings, and the reserved `connect`/`disconnect`, which would reach the handlers
-    meant for the connection itself."""
-
-    async def _handle_event_internal(
-        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
-    ) -> None:
-        name = data[0] if isinstance(data, list) and data else None
-        if not isinstance(name, str) or name in RESERVED_EVENTS:
-            shown = name if isinstance(name, str) else type(name).__name__
-            await self.emit(
-                "error",
-                {
-                    "code": "validation_error",
-                    "message": f"not an event name a client may send: {shown!r}",
-                },
-                to=sid,
-                namespace=namespace,
-            )
-            return
-        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
-
-    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
-        """Decode and dispatch one Socket.IO packet; one that cannot be decoded (not JSON,
-        nested deeper than the parser's recursion limit) is answered with an `error` in its
-        namespace and the connection is kept, as for any other malformed request."""
-        try:
-            await super()._handle_eio_message(eio_sid, data)
-        except (ValueError, RecursionError) as exc:
-            namespace = _packet_namespace(data)
-            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-            log.info("undecodable Socket.IO packet on %s: %s", namespace, type(exc).__name__)
-            if sid is None:
-                return  # not connected to that namespace: nobody to tell
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else "not valid"
-            await self.emit(
-                "error",
-                {
-                    "code": "validation_error",
-                    "message": f"the packet could not be read: its JSON is {reason}",
-                },
-                to=sid,
-                namespace=namespace,
-            )
-
-    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
-        await super()._handle_eio_connect(eio_sid, environ)
-        if (socket := self.eio.sockets.get(eio_sid)) is not None:
-            expect_websocket(socket, environ)
-
-    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
-        await super()._handle_eio_disconnect(eio_sid, reason)
-        # A long-polling client that closed leaves a GET waiting for packets that will never
-        # come (Engine.IO would hold it, and the server's shutdown, for up to 45 s): end it.
-        socket = self.eio.sockets.get(eio_sid)
-        if socket is not None and socket.queue is not None:
-            socket.queue.put_nowait(None)
-
-
-def _packet_namespace(data: Any) -> str:
-    """The namespace a raw Socket.IO packet (`2/leaderboard,[...]`) is addressed to, read
-    without decoding its JSON; `/` when it names none."""
-    if isinstance(data, str) and data[1:2] == "/":
-        return data[1:].partition(",")[0][:200]
-    return "/"
-
-
-def _too_slow_farewell(server: socketio.AsyncServer) -> Callable[[str], list[bytes]]:
-    """The `error` event, in each namespace it is connected to, for a connection being cut off
-    because it stopped reading (it reconnects and catches up by id)."""
-
-    def farewell(eio_sid: str) -> list[bytes]:
-        error = {
-            "code": "too_slow",
-            "message": "this connection stopped reading and was cut off; reconnect and join "
-            "with `since` (the last eventId you saw) to catch up",
-        }
-        namespaces = [
-            namespace
-            for namespace in list(server.manager.get_namespaces())
-            if server.manager.sid_from_eio_sid(eio_sid, namespace) is not None
-        ]
-        return [
-            frames.engineio_message(
-                server.packet_class(
-                    sio_packet.EVENT, namespace=namespace, data=["error", error]
-                ).encode()
-            )
-            for namespace in namespaces
-        ]
-
-    return farewell
-
-
 def build_server(
-    context: Context, cors_origins: list[str], *, write_buffer_bytes: int = 1024 * 1024
+    context: Context,
+    cors_origins: list[str],
+    *,
+    write_buffer_bytes: int = 1024 * 1024,
+    fast_path: FastPath | None = None,
+    limits: ClientLimits | None = None,
 ) -> socketio.AsyncServer:
-    """The Socket.IO server; websocket connections use the fan-out fast path (`fastpath`), each
-    cut off once more than `write_buffer_bytes` wait unsent for it."""
-    server = Server(
+    """The Socket.IO server; with `fast_path` on, websocket connections are written to directly
+    (`fastpath`), each cut off once more than `write_buffer_bytes` wait unsent for it. `limits`:
+    messages a second per connection and connections per node."""
+    fast_path = fast_path or FastPath(None, "not requested")
+    server = fast_path.socketio_server(
+        limits=limits or ClientLimits(),
+        write_buffer_bytes=write_buffer_bytes,
+        too_slow_error=TOO_SLOW_ERROR,
         async_mode="asgi",
         cors_allowed_origins=cors_origins or None,
         max_http_buffer_size=MAX_FRAME_BYTES,
@@ -425,13 +299,12 @@ def build_server(
         logger=False,
         engineio_logger=False,
     )
-    server.register_namespace(LeaderboardNamespace(LEADERBOARD, context))
-    server.register_namespace(TrainingNamespace(TRAINING, context))
-    server.register_namespace(RootNamespace(ROOT, context))
-    context.gateway.add_transport(SocketIOTransport(server, context.floors))
-    # Engine.IO's driver hook for the websocket transport: ours writes to the transport directly.
-    server.eio._async = {
-        **server.eio._async,
-        "websocket": WebSocketTransport(write_buffer_bytes, _too_slow_farewell(server)),
+    namespaces: dict[str, type[AccoladeNamespace]] = {
+        LEADERBOARD: LeaderboardNamespace,
+        TRAINING: TrainingNamespace,
+        ROOT: RootNamespace,
     }
+    for name, namespace in namespaces.items():
+        server.register_namespace(namespace(name, context))
+    context.gateway.add_transport(SocketIOTransport(server, namespaces, carries, context.floors))
     return server

@@ -4,10 +4,11 @@ Paths `/leaderboard` and `/training` take `{"type": "join:tv-display", "since"?:
 `/game-events` streams the token's own user events without joining (seed 002's GameEvent).
 The server sends `{"type", "data", "timestamp", "id"}`; `id` is the room event id for catch-up.
 
-Connections served by uvicorn's sans-I/O WebSocket protocol take the fan-out fast path
-(`fastpath.Link`): each room event is framed once and the same bytes are written to every
-member's transport; direct answers (`joined`, `error`) go through the same link, so order holds.
-Other servers get a writer task per connection over ASGI `send`, with the same limits.
+With the fast path on (`fastpath.FastPath`), each room event is framed once and the same bytes
+are written to every member's transport (`fastpath.Link`); direct answers (`joined`, `error`) go
+through the same link, so order holds. Otherwise (the fast path off, or a server it cannot write
+to) a connection gets a writer task over ASGI `send`, with the same limits. On both, the node's
+`limits` apply: messages a second per connection, connections per node.
 """
 
 from __future__ import annotations
@@ -27,8 +28,19 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from accolade.bus.messages import RoomMessage
 from accolade.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role
-from accolade.realtime import access, fastpath, frames
+from accolade.realtime import access
+from accolade.realtime.fastpath import TOO_SLOW_CODE, TOO_SLOW_REASON, FastPath, text_frame
+from accolade.realtime.fastpath import close_frame as ws_close_frame
 from accolade.realtime.gateway import Gateway, Joined, joined_payload
+from accolade.realtime.limits import (
+    FLOOD_CLOSE_CODE,
+    FLOOD_CLOSE_REASON,
+    FULL_CLOSE_CODE,
+    FULL_CLOSE_REASON,
+    ClientLimits,
+    EmitRate,
+    Verdict,
+)
 from accolade.realtime.namespaces import GAME_EVENTS, LEADERBOARD, TRAINING, carries
 from accolade.realtime.registry import Registry, Session
 
@@ -71,6 +83,8 @@ class Member:
         path: str,
         principal: Principal | None,
         write_buffer_bytes: int,
+        fast_path: FastPath,
+        rate: EmitRate | None = None,
     ) -> None:
         self.id = "ws-" + uuid.uuid4().hex[:20]
         self.websocket = websocket
@@ -78,7 +92,8 @@ class Member:
         self.principal = principal
         self.rooms: set[str] = set()
         self.floors: dict[str, int] = {}  # room -> live events up to this id were replayed
-        self.link = fastpath.open_link(websocket.scope, write_buffer_bytes)
+        self.rate = rate  # its messages this second (None: no limit)
+        self.link = fast_path.open_link(websocket.scope, write_buffer_bytes)
         # Without a link (another ASGI server): a writer task, bounded by queued characters.
         self.write_buffer_bytes = write_buffer_bytes
         self.queue: asyncio.Queue[str | None] | None = None
@@ -91,7 +106,7 @@ class Member:
 
     def send(self, frame: str) -> None:
         if self.link is not None:
-            self.link.write(frames.text_frame(frame))
+            self.link.write(text_frame(frame))
         else:
             self.enqueue(frame)
 
@@ -116,7 +131,7 @@ class Member:
             return
         self.closing = (code, reason)
         if self.link is not None:
-            self.link.close(frames.close_frame(code, reason))
+            self.link.close(ws_close_frame(code, reason))
         else:
             assert self.queue is not None
             self.queue.put_nowait(None)
@@ -126,7 +141,7 @@ class Member:
         while True:
             text = await self.queue.get()
             if text is None:
-                code, reason = self.closing or (fastpath.TOO_SLOW_CODE, fastpath.TOO_SLOW_REASON)
+                code, reason = self.closing or (TOO_SLOW_CODE, TOO_SLOW_REASON)
                 with contextlib.suppress(Exception):
                     await self.websocket.close(code=code, reason=reason)
                 return
@@ -152,8 +167,12 @@ class PlainWebSockets:
         *,
         write_buffer_bytes: int = 1024 * 1024,
         team_membership: access.TeamMembership | None = None,
+        fast_path: FastPath | None = None,
+        limits: ClientLimits | None = None,
     ) -> None:
         self.gateway = gateway
+        self.fast_path = fast_path or FastPath(None, "not requested")
+        self.limits = limits or ClientLimits()
         self.team_membership = team_membership
         self.write_buffer_bytes = write_buffer_bytes
         self.registry = registry
@@ -174,7 +193,7 @@ class PlainWebSockets:
             if path == GAME_EVENTS:
                 data = {"userId": data.get("userId"), **data}
             text = envelope(message.event, data, message.seq, message.timestamp)
-            frame = frames.text_frame(text)  # once for every member: server frames are unmasked
+            frame = text_frame(text)  # once for every member: server frames are unmasked
             for member in members:
                 if member.floors and (floor := member.floors.get(message.room)) is not None:
                     if message.seq <= floor:
@@ -206,6 +225,21 @@ class PlainWebSockets:
 
     async def _serve(self, websocket: WebSocket, path: str) -> None:
         await websocket.accept()
+        if not self.limits.admit_connection():
+            await self._refuse_full(websocket)
+            return
+        try:
+            await self._serve_admitted(websocket, path)
+        finally:
+            self.limits.connection_closed()
+
+    async def _refuse_full(self, websocket: WebSocket) -> None:
+        """Beyond the node's connection cap: the `error` saying why, then close 1013."""
+        with contextlib.suppress(Exception):
+            await websocket.send_text(envelope("error", self.limits.full_error()))
+            await websocket.close(FULL_CLOSE_CODE, FULL_CLOSE_REASON)
+
+    async def _serve_admitted(self, websocket: WebSocket, path: str) -> None:
         principal: Principal | None = None
         problem: DomainError | None = None
         token = websocket.query_params.get("token")
@@ -214,7 +248,14 @@ class PlainWebSockets:
                 principal = self.read_token(token)
             except DomainError as exc:
                 problem = exc
-        member = Member(websocket, path, principal, self.write_buffer_bytes)
+        member = Member(
+            websocket,
+            path,
+            principal,
+            self.write_buffer_bytes,
+            self.fast_path,
+            self.limits.rate(),
+        )
         self.registry.open(
             Session(
                 id=member.id,
@@ -264,6 +305,11 @@ class PlainWebSockets:
                 return
             if member.closing is not None:
                 continue  # closed by us: what still arrives is not answered
+            if member.rate is not None:
+                verdict = member.rate.check(asyncio.get_running_loop().time())
+                if verdict is not Verdict.ADMIT:
+                    self._over_rate(member, verdict)
+                    continue
             try:
                 await self._handle(member, message)
             except DomainError as exc:
@@ -321,6 +367,17 @@ class PlainWebSockets:
             visible=lambda m: carries(path, m),
             enter=lambda floor: self._enter(member, room, floor),
         )
+
+    def _over_rate(self, member: Member, verdict: Verdict) -> None:
+        """A message beyond the connection's rate: dropped; told once a second; a connection
+        that keeps flooding is told and closed with 1008 (policy violation)."""
+        if verdict is Verdict.DROP:
+            return
+        closing = verdict is Verdict.CLOSE
+        member.send(envelope("error", self.limits.rate_limited_error(closing)))
+        if closing:
+            log.warning("closing a plain WebSocket that keeps flooding (%s)", member.path)
+            member.close(FLOOD_CLOSE_CODE, FLOOD_CLOSE_REASON)
 
     def _error(self, member: Member, exc: DomainError) -> None:
         member.send(envelope("error", {"code": exc.code, "message": exc.message}))

@@ -2,11 +2,11 @@
 
 Once a fast-path Engine.IO connection is open (handshake done, socket adopted), uvicorn's
 protocol object, its receive queue and the ASGI task that waits on it are only there to pass the
-client's messages on. `take_over` moves the connection's transport to an `EngineIOConnection`
-instead: the same `websockets` sans-I/O parser (no frame handling of our own), a small inbox
-handed to the Engine.IO socket in order by a task that exists only while there is something to
-handle, and nothing else per connection. Everything sent to the client still goes through the
-socket's `fastpath.Link`.
+client's messages on. `uvicorn_protocol.take_over` moves the connection's transport to an
+`EngineIOConnection` instead: the same `websockets` sans-I/O parser (no frame handling of our
+own), a small inbox handed to the Engine.IO socket in order by a task that exists only while
+there is something to handle, and nothing else per connection. Everything sent to the client
+still goes through the socket's `link.Link`.
 """
 
 from __future__ import annotations
@@ -20,20 +20,12 @@ from engineio import exceptions
 from engineio import packet as eio_packet
 from websockets.frames import Frame, Opcode
 
-from accolade.realtime import frames
+from accolade.realtime.fastpath import frames
 
 log = logging.getLogger("accolade.engineio")
 
 # Reading stops while this many packets wait to be handled (the client waits, not our memory).
 MAX_INBOX_PACKETS = 16
-
-
-class _TakenOver:
-    """Stands in for uvicorn's close timer so that its ASGI task, when it ends, leaves the
-    transport (now ours) open."""
-
-    def cancel(self) -> None:
-        pass
 
 
 class EngineIOConnection(asyncio.Protocol):
@@ -56,7 +48,7 @@ class EngineIOConnection(asyncio.Protocol):
         parser: Any,  # websockets.server.ServerProtocol, past its handshake
         transport: asyncio.Transport,
         connections: set[Any],
-        socket: Any,  # engineio_fastpath.FastSocket
+        socket: Any,  # engineio_socket.FastSocket
         max_bytes: int,
         closed_reason: Any,
     ) -> None:
@@ -173,33 +165,3 @@ class EngineIOConnection(asyncio.Protocol):
         finally:
             self._reader = None
             self._inbox = None
-
-
-def take_over(
-    protocol: Any, socket: Any, max_bytes: int, closed_reason: Any
-) -> EngineIOConnection | None:
-    """Move an open fast-path connection from uvicorn's `protocol` to an `EngineIOConnection`.
-
-    Returns None (and changes nothing) when `protocol` is not in the state this expects.
-    """
-    if not protocol.handshake_complete or protocol.close_sent or protocol.frames:
-        return None
-    transport: asyncio.Transport = protocol.transport
-    if transport.is_closing():
-        return None
-    connection = EngineIOConnection(
-        protocol.conn, transport, protocol.connections, socket, max_bytes, closed_reason
-    )
-    pending: list[dict[str, Any]] = []
-    while not protocol.queue.empty():
-        pending.append(protocol.queue.get_nowait())
-    protocol.connections.discard(protocol)
-    protocol.connections.add(connection)
-    transport.set_protocol(connection)
-    protocol.close_timer = _TakenOver()
-    for message in pending:
-        connection.push_message(message)
-    if protocol.read_paused:
-        transport.resume_reading()
-    protocol.stop_keepalive()
-    return connection

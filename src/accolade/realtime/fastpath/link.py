@@ -1,4 +1,4 @@
-"""The fan-out fast path: pre-built frames written straight to each connection's transport.
+"""A connection's way out on the fast path: pre-built frames written straight to its transport.
 
 A room event is framed once (`frames`) and the same bytes go to every member's asyncio transport:
 no ASGI `send`, no queue and no task per recipient. Every frame the server sends to a fast-path
@@ -12,9 +12,8 @@ farewell frames and is closed (aborted after a grace period if it still does not
 catches up by id when it comes back. What one connection may hold is thus bounded by the limit
 plus one loop iteration's frames (at most one relay batch).
 
-The link is only offered for connections served by uvicorn's `websockets-sansio` protocol, whose
-handshake and frames are written whole and synchronously to the transport (so our writes cannot
-land inside one of its own). Anything else keeps the ordinary ASGI path.
+Links are opened by `uvicorn_protocol.open_link`, only for connections whose server writes its
+handshake and frames whole and synchronously (so our writes cannot land inside one of its own).
 """
 
 from __future__ import annotations
@@ -23,24 +22,15 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from accolade.realtime import frames
+from accolade.realtime.fastpath import frames
 
 log = logging.getLogger("accolade.fastpath")
 
-SCOPE_KEY = "accolade.fastpath"
 TOO_SLOW_CODE = 1013  # "try again later"
 TOO_SLOW_REASON = "too slow: catch up by id"
 # After the farewell frames, a cut connection has this long to read them before it is aborted.
 CUT_GRACE_S = 5.0
-
-try:
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-except ImportError:  # pragma: no cover - uvicorn without websockets: no fast path
-    WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
 
 
 class _Tick:
@@ -182,50 +172,3 @@ class Link:
         farewell.append(frames.close_frame(TOO_SLOW_CODE, TOO_SLOW_REASON))
         self._pending = farewell
         self.close()
-
-
-def open_link(
-    scope: Scope,
-    limit_bytes: int,
-    farewell: Callable[[], Iterable[bytes]] | None = None,
-    *,
-    keepalive: bool = True,
-) -> Link | None:
-    """A link for this accepted WebSocket connection, or None when it must use the ASGI path.
-
-    `keepalive=False` stops uvicorn's WebSocket pings, for protocols that ping by themselves
-    (Engine.IO): one timer less per idle connection.
-    """
-    protocol: Any = scope.get("extensions", {}).get(SCOPE_KEY)
-    if protocol is None or not protocol.handshake_complete or protocol.close_sent:
-        return None
-    transport = protocol.transport
-    if transport is None or transport.is_closing():
-        return None
-    # The handshake is done: its request and response are never read again, and they are the
-    # largest thing the protocol would keep for the connection's lifetime (the request also
-    # stays referenced by the `websockets` parser, hence emptying its headers).
-    if protocol.request is not None:
-        protocol.request.headers.clear()
-    protocol.request = protocol.response = None
-    if not keepalive:
-        protocol.stop_keepalive()
-    return Link(transport, limit_bytes, farewell)
-
-
-class ExposeConnections:
-    """Outermost ASGI layer: records each WebSocket connection's uvicorn protocol in its scope.
-
-    Only here is `send` still uvicorn's own bound method; inner layers (Starlette's routing and
-    middleware) wrap it, so this is where the fast path learns which transport a scope belongs to.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and WebSocketsSansIOProtocol is not None:
-            protocol = getattr(send, "__self__", None)
-            if isinstance(protocol, WebSocketsSansIOProtocol):
-                scope.setdefault("extensions", {})[SCOPE_KEY] = protocol
-        await self.app(scope, receive, send)
