@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from accolade.domain.achievements import Operator, Requirement, Timeframe, TimeUnit
 from accolade.pipeline.replay import ReplayRules, UserReplay, replay
-from accolade.services.rules import Rule
+from accolade.pipeline.rules import Rule
 from accolade.storage import migrate
 from accolade.storage.database import Database
 from accolade.support.urls import parse_database_url

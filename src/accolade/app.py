@@ -54,7 +54,7 @@ from accolade.realtime.websocket_server import PlainWebSockets
 from accolade.services import instance
 from accolade.services.achievements import AchievementService
 from accolade.services.anti_cheat import AntiCheat, Limits
-from accolade.services.broadcaster import Broadcaster
+from accolade.pipeline.broadcaster import Broadcaster
 from accolade.services.contest_scheduler import ContestScheduler
 from accolade.services.contest_scoring import ContestScoring
 from accolade.services.contests import ContestService, announce_problem_solved

@@ -17,7 +17,7 @@ from accolade.app import create_app
 from accolade.auth import issue_token
 from accolade.config import Settings
 from accolade.domain.identity import Role
-from accolade.services.broadcaster import Broadcaster
+from accolade.pipeline.broadcaster import Broadcaster
 from accolade.services.contest_scoring import bump_version
 from accolade.services.contests import ContestService
 from accolade.storage import migrate

@@ -15,7 +15,7 @@ from accolade.domain.achievements import Operator, Requirement, Timeframe, TimeU
 from accolade.domain.events import GAUGES
 from accolade.domain.requirements import all_hold, bucket_size_for, holds, value_key
 from accolade.pipeline.replay import ReplayRules, UserReplay, replay, replay_user
-from accolade.services.rules import Rule, Rules
+from accolade.pipeline.rules import Rule, Rules
 from accolade.storage.models import MetricBucket, User, UserAchievement, UserMetric, UserStats
 from tests.engine.conftest import Engine, rule
 

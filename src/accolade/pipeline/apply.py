@@ -21,7 +21,7 @@ from accolade.domain.events import GAUGES
 from accolade.domain.identity import UserId, user_key
 from accolade.domain.quests import QuestStatus
 from accolade.domain.requirements import bucket_size_for, bucket_start
-from accolade.services.rules import RuleIndex
+from accolade.pipeline.rules import RuleIndex
 from accolade.storage import metrics
 from accolade.storage import users as users_repo
 from accolade.storage.models import QuestProgress, User, UserAchievement, UserStats

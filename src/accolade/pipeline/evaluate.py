@@ -22,10 +22,10 @@ from accolade.domain.requirements import (
     value_key,
 )
 from accolade.domain.wire import iso
+from accolade.pipeline import rules as rules_module
 from accolade.pipeline.apply import UserState
-from accolade.services import rules as rules_module
-from accolade.services.achievements import Awarded, award
-from accolade.services.broadcaster import Broadcaster, user_room
+from accolade.pipeline.award import Awarded, award
+from accolade.pipeline.broadcaster import Broadcaster, user_room
 from accolade.storage import metrics
 from accolade.storage.models import User, UserAchievement, UserStats, utcnow
 from accolade.storage.outbox import add_room_event

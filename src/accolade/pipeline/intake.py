@@ -28,6 +28,7 @@ from accolade.domain.events import meaning_of
 from accolade.domain.identity import UserId, user_key
 from accolade.domain.wire import iso
 from accolade.pipeline.apply import Batch
+from accolade.pipeline.broadcaster import Broadcaster
 from accolade.pipeline.commands import (
     Applied,
     BatchMetricListener,
@@ -39,8 +40,7 @@ from accolade.pipeline.commands import (
 )
 from accolade.pipeline.evaluate import Evaluator, unlocked
 from accolade.pipeline.progression import gain_xp, record_day
-from accolade.services.broadcaster import Broadcaster
-from accolade.services.quests import QuestProgressor
+from accolade.pipeline.quests import QuestProgressor
 from accolade.storage import metrics
 from accolade.storage.database import Database
 from accolade.storage.models import Event, User, UserMetric, UserStats, utcnow

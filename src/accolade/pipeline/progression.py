@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import levels, streaks
 from accolade.domain.wire import iso
-from accolade.services.broadcaster import user_room
+from accolade.pipeline.broadcaster import user_room
 from accolade.storage.models import User, UserStats, utcnow
 from accolade.storage.outbox import add_room_event
 

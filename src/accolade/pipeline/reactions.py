@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import celebrations
 from accolade.domain.wire import iso
+from accolade.pipeline import rules as rules_module
+from accolade.pipeline.award import award
+from accolade.pipeline.broadcaster import Broadcaster, user_room
 from accolade.pipeline.commands import Applied
 from accolade.pipeline.evaluate import unlocked
-from accolade.services import rules as rules_module
-from accolade.services.achievements import award
-from accolade.services.broadcaster import Broadcaster, user_room
 from accolade.storage import achievements as achievements_repo
 from accolade.storage.models import User
 from accolade.storage.outbox import add_room_event

@@ -50,7 +50,7 @@ from accolade.domain.events import meaning_of
 from accolade.domain.levels import DEFAULT_CURVE, LevelCurve
 from accolade.domain.requirements import TOLERANCE, bucket_size_for, holds
 from accolade.domain.streaks import StreakState
-from accolade.services.rules import Rule, RuleIndex
+from accolade.pipeline.rules import Rule, RuleIndex
 from accolade.storage.database import Database
 from accolade.storage.models import Event, User
 

@@ -5,7 +5,7 @@ contest's window is added to its row, and its place before and after is counted 
 (never by sorting the contest). Users in no contest cost one read of a version row per
 transaction (not per event): the node keeps the contests that can count (LIVE, and DRAFT ones
 with a `startAt`) per metric, and reloads them only when that row, bumped by every change to a
-contest, has moved (as `services.rules` does for achievements).
+contest, has moved (as `pipeline.rules` does for achievements).
 
 The window is `[startAt, endAt)` as scheduled (or from the moment it went LIVE by hand, when
 that was earlier), so a move counts or not by when it occurred, not by how quickly the scheduler
@@ -118,7 +118,7 @@ async def bump_version(session: AsyncSession) -> None:
 
 class CountingContests:
     """The contests that can count, per metric, cached per node and checked once per
-    transaction against the version row (as `services.rules` does for achievements)."""
+    transaction against the version row (as `pipeline.rules` does for achievements)."""
 
     def __init__(self) -> None:
         self._index = CountingIndex()

@@ -23,7 +23,7 @@ from accolade.domain.contests import PODIUM, ContestStatus, podium, transition_r
 from accolade.domain.errors import Conflict, InvalidInput, NotFound
 from accolade.domain.identity import UserId, user_key
 from accolade.domain.wire import iso
-from accolade.services.broadcaster import TV_ROOM, Broadcaster
+from accolade.pipeline.broadcaster import TV_ROOM, Broadcaster
 from accolade.services.contest_scoring import (
     CountingContests,
     UpdateThrottle,

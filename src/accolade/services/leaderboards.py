@@ -39,8 +39,8 @@ from accolade.domain.identity import UserId
 from accolade.domain.periods import PERIODS, Period, check_key, period_key, period_keys
 from accolade.domain.wire import iso
 from accolade.leaderboard.base import LeaderboardStore
+from accolade.pipeline.broadcaster import TV_ROOM, Broadcaster
 from accolade.pipeline.commands import MetricMove
-from accolade.services.broadcaster import TV_ROOM, Broadcaster
 from accolade.storage import commit
 from accolade.storage import leaderboards as rows
 from accolade.storage import teams as teams_repo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accolade.domain.identity import UserId
 from accolade.domain.wire import now_iso
-from accolade.services.broadcaster import user_room
+from accolade.pipeline.broadcaster import user_room
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
 from accolade.storage.outbox import add_room_event

@@ -23,7 +23,7 @@ from accolade.api.schemas import (
     UserIdIn,
     user_id_query,
 )
-from accolade.services.quests import ProgressView
+from accolade.pipeline.quests import ProgressView
 from accolade.storage.models import Quest
 
 router = APIRouter(prefix="/api/quests", tags=["quests"])

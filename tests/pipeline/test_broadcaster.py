@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accolade.services.broadcaster import Broadcaster, Celebrated
+from accolade.pipeline.broadcaster import Broadcaster, Celebrated
 from accolade.storage import users
 from accolade.storage.models import CelebrationRecord, Notification, RoomEvent, User
 
