@@ -132,6 +132,7 @@ def serve(
     )
     table.add_row("Database", settings.database.redacted())
     table.add_row("Fan-out", f"Redis {settings.redis_url}" if settings.redis_url else "in-process")
+    table.add_row("Fast path", _fast_path_state(settings))
     if settings.demo:
         table.add_row("Demo", f"a simulated team plays every {settings.demo_interval_s:g} s")
     if before != after:
@@ -143,6 +144,13 @@ def serve(
     sys.stdout.flush()
 
     uvicorn.run(create_asgi(settings), **uvicorn_options(settings))
+
+
+def _fast_path_state(settings: Settings) -> str:
+    from accolade.realtime.fastpath import FastPath
+
+    fast_path = FastPath.select(settings.fast_path)
+    return "on" if fast_path.enabled else f"off ({fast_path.reason})"
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import re
+import subprocess
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,6 +43,7 @@ from tests.realtime.test_fastpath import (
     socketio_sockets,
 )
 from tests.realtime.test_socketio import TIMEOUT, SioClient, broadcast
+from tests.realtime.test_two_nodes import ACCOLADE, SECRET, Node, clean_env, stop_node, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_PATH_LOGGER = "accolade.fastpath"
@@ -189,3 +191,36 @@ def test_the_pinned_versions_lie_inside_the_known_ranges() -> None:
         if "==" in line and not line.startswith("#")
     )
     assert probe.check(versions={name: pins[name] for name in probe.KNOWN_VERSIONS}).ok
+
+
+def start_serve(tmp_path: Path, fast_path: str) -> Node:
+    """`accolade serve` on a fresh SQLite file with `ACCOLADE_FAST_PATH=fast_path`."""
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [*ACCOLADE, "serve", "--port", str(port), "--database-url", f"sqlite:///{tmp_path}/a.db"],
+        cwd=tmp_path,
+        env=clean_env(ACCOLADE_JWT_SECRET=SECRET, ACCOLADE_FAST_PATH=fast_path, COLUMNS="200"),
+        stdout=log,  # a file, not a pipe: a chatty server never blocks on a full pipe
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return Node("serve", port, process, log_path, log)
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    ("mode", "shown"), [("on", "on"), ("off", "off (switched off by ACCOLADE_FAST_PATH=off)")]
+)
+async def test_accolade_serve_says_whether_the_fast_path_is_on_and_serves_either_way(
+    tmp_path: Path, mode: str, shown: str
+) -> None:
+    node = start_serve(tmp_path, mode)
+    try:
+        await wait_ready(node)
+        assert re.search(rf"Fast path\s+{re.escape(shown)}", node.output()), node.output()
+        async with websockets.connect(f"{node.url.replace('http', 'ws')}/leaderboard") as plain:
+            assert await plain_join_tv(plain) == {"room": TV}
+    finally:
+        stop_node(node)

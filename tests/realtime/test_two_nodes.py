@@ -40,7 +40,12 @@ ADMIN = {"Authorization": f"Bearer {issue_token(SECRET, 'admin', Role.ADMIN, 360
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCOLADE_")}
+    # ACCOLADE_FAST_PATH stays: tests/realtime/conftest.py sets it per test (on, or off).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ACCOLADE_") or k == "ACCOLADE_FAST_PATH"
+    }
     env.update(extra)
     return env
 
