@@ -98,6 +98,14 @@ class Settings(BaseSettings):
         description="Real-time connections (Socket.IO and plain WebSocket) one node holds; "
         "beyond it new ones are refused at the handshake (0: no cap).",
     )
+    # Engine.IO's heartbeat, Node's defaults; whole seconds (the handshake announces them so).
+    # The protocol tests shorten them.
+    socketio_ping_interval_s: int = Field(
+        25, ge=1, description="Seconds between the server's Engine.IO pings."
+    )
+    socketio_ping_timeout_s: int = Field(
+        20, ge=1, description="Seconds a ping may wait for its pong before the connection closes."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

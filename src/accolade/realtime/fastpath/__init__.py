@@ -13,6 +13,8 @@ all of it lives in this package, a module an idea:
   their link, the websocket driver that opens it, and reading an open connection without ASGI;
 - `socketio_hooks`, `socketio_rooms`: python-socketio's server with Accolade's hooks, and room
   delivery (one encoded frame for all members);
+- `engineio_server`: python-engineio's server answering refused and malformed requests as Node's
+  engine.io does (also on the ordinary path);
 - `probe`: at start-up, are the versions and attributes all this relies on there?
 
 The rest of `realtime/` calls only `FastPath` (and the names exported here). `FastPath.select`

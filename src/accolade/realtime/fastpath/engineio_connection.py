@@ -21,6 +21,13 @@ from engineio import packet as eio_packet
 from websockets.frames import Frame, Opcode
 
 from accolade.realtime.fastpath import frames
+from accolade.realtime.fastpath.engineio_server import (
+    IGNORED,
+    INVALID_DATA,
+    MESSAGE_TOO_BIG,
+    NORMAL_CLOSURE,
+    client_packet,
+)
 
 log = logging.getLogger("accolade.engineio")
 
@@ -111,14 +118,14 @@ class EngineIOConnection(asyncio.Protocol):
 
     def _message(self, opcode: Opcode, data: bytes) -> None:
         if len(data) > self._max_bytes:
-            self._transport.close()  # as Engine.IO does with a message past maxPayload
+            self._close(MESSAGE_TOO_BIG)  # as Node's engine.io does with a message past maxPayload
             return
         try:
             text: bytes | str = data.decode() if opcode is Opcode.TEXT else data
         except UnicodeDecodeError:
-            self._transport.close()
+            self._close(INVALID_DATA)
             return
-        self._push(eio_packet.Packet(encoded_packet=text))
+        self._packet(text)
 
     def push_message(self, message: dict[str, Any]) -> None:
         """A message uvicorn had already received for the ASGI app before the take-over."""
@@ -129,9 +136,26 @@ class EngineIOConnection(asyncio.Protocol):
         if data is None:
             data = message.get("bytes")
         if data is None or len(data) > self._max_bytes:
-            self._transport.close()
+            self._close(MESSAGE_TOO_BIG)
             return
-        self._push(eio_packet.Packet(encoded_packet=data))
+        self._packet(data)
+
+    def _packet(self, data: str | bytes) -> None:
+        """Hand one message to the socket; one that is not an Engine.IO packet a client may send
+        closes the connection, as Node's engine.io closes it ("parse error")."""
+        pkt = client_packet(data)
+        if pkt is None:
+            self._close(NORMAL_CLOSURE)
+        elif pkt.packet_type not in IGNORED:
+            self._push(pkt)
+
+    def _close(self, code: int) -> None:
+        """Close with a close frame (`code`), not by dropping the connection."""
+        link = self._socket.link
+        if link is not None:
+            link.close(frames.close_frame(code))
+        else:
+            self._transport.close()
 
     def _push(self, pkt: eio_packet.Packet | None) -> None:
         if self._inbox is None:

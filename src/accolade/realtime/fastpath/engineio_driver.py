@@ -18,10 +18,14 @@ from typing import Any
 
 from engineio import async_socket, exceptions
 from engineio import packet as eio_packet
-from engineio.async_drivers import asgi as asgi_driver
 
 from accolade.realtime.fastpath import frames, uvicorn_protocol
 from accolade.realtime.fastpath.engineio_connection import EngineIOConnection
+from accolade.realtime.fastpath.engineio_server import (
+    NORMAL_CLOSURE,
+    CheckedWebSocket,
+    decode_packet,
+)
 from accolade.realtime.fastpath.engineio_socket import adopt
 from accolade.realtime.fastpath.link import Link
 
@@ -40,7 +44,7 @@ async def _next_packet(receive: Callable[[], Any], max_bytes: int) -> eio_packet
         data = message.get("bytes")
     if data is None or len(data) > max_bytes:
         return None
-    return eio_packet.Packet(encoded_packet=data)
+    return decode_packet(data)
 
 
 class WebSocketTransport:
@@ -63,7 +67,7 @@ class WebSocketTransport:
             if not isinstance(socket, async_socket.AsyncSocket) or not (
                 uvicorn_protocol.has_connection(scope)
             ):
-                result: str = await asgi_driver.WebSocket(handler, server)(environ)
+                result: str = await CheckedWebSocket(handler, server)(environ)
                 return result
             await environ["asgi.send"]({"type": "websocket.accept"})
             # Only long-polling POSTs read a body: drop the reader (and the class Engine.IO
@@ -105,14 +109,14 @@ class WebSocketTransport:
             pkt = await _next_packet(receive, max_bytes)
             if pkt is None or pkt.packet_type != eio_packet.PING or pkt.data != "probe":
                 socket.upgrading = False
-                link.close()
+                link.close(frames.close_frame(NORMAL_CLOSURE))
                 return False
             link.write(frames.text_frame(eio_packet.Packet(eio_packet.PONG, "probe").encode()))
             await socket.queue.put(eio_packet.Packet(eio_packet.NOOP))  # ends the pending poll
             pkt = await _next_packet(receive, max_bytes)
             if pkt is None or pkt.packet_type != eio_packet.UPGRADE:
                 socket.upgrading = False
-                link.close()
+                link.close(frames.close_frame(NORMAL_CLOSURE))
                 return False
             fast = adopt(socket, link)
             fast.upgraded = True

@@ -118,7 +118,9 @@ def adopt(socket: async_socket.AsyncSocket, link: Link) -> FastSocket:
     while not queue.empty():
         pkt = queue.get_nowait()
         queue.task_done()
-        if pkt is not None:
+        # A noop only ends a pending poll: the one queued for it after the poll was answered
+        # is not sent over the websocket (Node sends none there).
+        if pkt is not None and pkt.packet_type != eio_packet.NOOP:
             encoded = pkt.encode()
             link.write(
                 frames.text_frame(encoded)

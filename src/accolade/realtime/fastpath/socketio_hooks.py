@@ -11,7 +11,11 @@ else (`probe` checks that they exist with the signatures overridden):
   disconnected;
 - beyond the node's connection cap a namespace connect is answered `connect_error` (with
   `data.code` `too_many_connections`) and the Engine.IO connection is closed soon after;
-- sockets arriving over a fast-path WebSocket become `FastSocket`s from the start.
+- sockets arriving over a fast-path WebSocket become `FastSocket`s from the start;
+- a packet that breaks the protocol closes the connection, as Node's Socket.IO closes it (a type
+  a client does not send, binary data outside a binary packet, a second CONNECT to a namespace,
+  anything else to a namespace not connected), a CONNECT to a namespace that does not exist is
+  answered as Node answers it, and Engine.IO is `engineio_server`'s (Node's HTTP answers).
 """
 
 from __future__ import annotations
@@ -21,14 +25,19 @@ import logging
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from accolade.realtime.fastpath.engineio_server import EngineIOServer
 from accolade.realtime.fastpath.engineio_socket import expect_websocket
 from accolade.realtime.limits import ClientLimits, EmitRate, Verdict
 
 log = logging.getLogger("accolade.socketio")
 
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "__disconnect_final"})
+# The Socket.IO packet types a client sends: CONNECT, DISCONNECT, EVENT, ACK, BINARY_EVENT and
+# BINARY_ACK (CONNECT_ERROR goes from the server only).
+CLIENT_PACKET_TYPES = frozenset("012356")
 # A refused (over the cap) Engine.IO connection is closed this long after its `connect_error`,
 # if the client has not closed it itself (official clients do at once).
 REFUSED_CLOSE_AFTER_S = 5.0
@@ -40,6 +49,8 @@ OVERRIDDEN = {
     "_handle_eio_connect": ("self", "eio_sid", "environ"),
     "_handle_eio_disconnect": ("self", "eio_sid", "reason"),
     "_handle_connect": ("self", "eio_sid", "namespace", "data"),
+    "_handle_event": ("self", "eio_sid", "namespace", "id", "data"),
+    "_engineio_server_class": ("self",),
 }
 
 
@@ -87,6 +98,10 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
             if verdict is not Verdict.ADMIT:
                 await self._over_rate(eio_sid, data, verdict)
                 return
+        if eio_sid not in self._binary_packet and not self._in_protocol(eio_sid, data):
+            log.info("Socket.IO packet out of protocol from %s: closing the connection", eio_sid)
+            await self._close_connection(eio_sid)
+            return
         try:
             await super()._handle_eio_message(eio_sid, data)
         except (ValueError, RecursionError) as exc:
@@ -105,6 +120,41 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
                 to=sid,
                 namespace=namespace,
             )
+
+    def _in_protocol(self, eio_sid: str, data: Any) -> bool:
+        """Is this (not an attachment) a packet Node's Socket.IO would take in this state?"""
+        if not isinstance(data, str) or data[:1] not in CLIENT_PACKET_TYPES:
+            return False
+        connected = self.manager.sid_from_eio_sid(eio_sid, packet_namespace(data)) is not None
+        return connected != (data[0] == str(sio_packet.CONNECT))
+
+    async def _close_connection(self, eio_sid: str) -> None:
+        """Close the Engine.IO connection at once (python-socketio has no call for it)."""
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None:
+            # Node sends no CLOSE packet over a websocket; a long-polling client gets one.
+            await socket.close(
+                wait=False, abort=socket.upgraded, reason=self.reason.SERVER_DISCONNECT
+            )
+            self.eio.sockets.pop(eio_sid, None)
+
+    async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
+        if not isinstance(data, list) or not data:  # python-socketio would fail on data[0]
+            namespace = namespace or "/"
+            await self.emit(
+                "error",
+                {
+                    "code": "validation_error",
+                    "message": "an event is a JSON array: [name, ...arguments]",
+                },
+                to=self.manager.sid_from_eio_sid(eio_sid, namespace),
+                namespace=namespace,
+            )
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
+
+    def _engineio_server_class(self) -> type[EngineIOServer]:
+        return EngineIOServer
 
     async def _over_rate(self, eio_sid: str, data: Any, verdict: Verdict) -> None:
         """A packet beyond the connection's rate: dropped; told once a second; a connection that
@@ -135,6 +185,18 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
             expect_websocket(socket, environ)
 
     async def _handle_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
+        if (namespace or "/") not in self.namespace_handlers:
+            # Node's answer; python-socketio's ("Unable to connect", a bare string) leaves the
+            # official client's `err.message` empty.
+            await self._send_packet(
+                eio_sid,
+                self.packet_class(
+                    sio_packet.CONNECT_ERROR,
+                    data={"message": "Invalid namespace"},
+                    namespace=namespace or "/",
+                ),
+            )
+            return
         if eio_sid not in self._refused:
             await super()._handle_connect(eio_sid, namespace, data)
             return
@@ -165,8 +227,11 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
             self.limits.connection_closed()
         # A long-polling client that closed leaves a GET waiting for packets that will never
         # come (Engine.IO would hold it, and the server's shutdown, for up to 45 s): end it.
+        # It gets a noop, as Node ends it (a websocket's writer just stops).
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and socket.queue is not None:
+            if not socket.upgraded:
+                socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
             socket.queue.put_nowait(None)
 
 

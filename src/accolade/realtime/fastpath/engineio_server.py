@@ -1,0 +1,355 @@
+"""Engine.IO's HTTP side answering as the Node server does (socketio/engine.io, the reference).
+
+python-engineio speaks the same packets, but refuses a request with a quoted sentence as
+`text/plain` (`"Invalid session abc"`), a websocket handshake with a bare 403, a handshake
+without `transport` as if it said `polling`, and a method it does not take with 405; and a
+long-polling POST over `maxPayload`, or with a packet it cannot take, waits for the session's
+queue to drain (until the next poll, or for ever) before answering. Here, as Node's engine.io:
+
+- a refused request answers 400 `{"code": N, "message": ...}` (`application/json`), with Node's
+  codes and messages (`ERRORS`); a refused websocket handshake answers HTTP 400 with the message;
+- a POST over `maxPayload` answers 413 and closes the session; a POST with a packet that is not
+  Engine.IO v4, or one a client may not send (a ping), answers `ok` and closes the session;
+  packets a client may send but that mean nothing here (open, upgrade, noop) are dropped;
+- an accepted POST answers `ok` (`text/html`), as the protocol document shows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+import engineio
+from engineio import packet as eio_packet
+from engineio import payload as eio_payload
+from engineio.async_drivers import asgi as asgi_driver
+
+log = logging.getLogger("accolade.engineio")
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+# Close codes (RFC 6455, 7.4.1) as Node's `ws` sends them.
+NORMAL_CLOSURE = 1000
+INVALID_DATA = 1007
+MESSAGE_TOO_BIG = 1009
+
+# Node's engine.io error codes (`Server.errors`) and messages (`Server.errorMessages`).
+UNKNOWN_TRANSPORT = 0
+UNKNOWN_SID = 1
+BAD_HANDSHAKE_METHOD = 2
+BAD_REQUEST = 3
+FORBIDDEN = 4
+UNSUPPORTED_PROTOCOL_VERSION = 5
+ERRORS = {
+    UNKNOWN_TRANSPORT: "Transport unknown",
+    UNKNOWN_SID: "Session ID unknown",
+    BAD_HANDSHAKE_METHOD: "Bad handshake method",
+    BAD_REQUEST: "Bad request",
+    FORBIDDEN: "Forbidden",
+    UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
+}
+
+# What a client may send once open: pong, message and close are handled; open, upgrade (outside
+# an upgrade) and noop are ignored, as Node ignores them. Anything else (a ping: heartbeats go
+# from the server; an unknown type) closes the session.
+HANDLED = frozenset({eio_packet.PONG, eio_packet.MESSAGE, eio_packet.CLOSE})
+IGNORED = frozenset({eio_packet.OPEN, eio_packet.UPGRADE, eio_packet.NOOP})
+
+
+def decode_packet(data: str | bytes) -> eio_packet.Packet | None:
+    """One Engine.IO v4 packet (a websocket message), or None when it is not one."""
+    if isinstance(data, str) and (not data or data[0] not in "0123456"):
+        return None
+    try:
+        return eio_packet.Packet(encoded_packet=data)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def client_packet(data: str | bytes) -> eio_packet.Packet | None:
+    """One Engine.IO packet a client sent over an open websocket, decoded; None when it is not
+    one a client may send (the connection is then closed). Ignored ones come back (`IGNORED`)."""
+    pkt = decode_packet(data)
+    if pkt is None or (pkt.packet_type not in HANDLED and pkt.packet_type not in IGNORED):
+        return None
+    return pkt
+
+
+def _refusal(message: str | None) -> int:
+    """Node's error code for one of python-engineio's `_bad_request` messages."""
+    if message is None:
+        return BAD_REQUEST
+    if message.startswith("The client is using an unsupported version"):
+        return UNSUPPORTED_PROTOCOL_VERSION
+    if message == "Invalid session None":  # a POST without `sid`: a handshake must be a GET
+        return BAD_HANDSHAKE_METHOD
+    if message.startswith(("Invalid session ", "'Session is disconnected'")):
+        return UNKNOWN_SID
+    if message.endswith("is not an accepted origin."):
+        return FORBIDDEN
+    return BAD_REQUEST  # upgrade without the header, transport mismatch, after an upgrade
+
+
+def _answer(code: int) -> dict[str, Any]:
+    status = "403 FORBIDDEN" if code == FORBIDDEN else "400 BAD REQUEST"
+    body = eio_packet.Packet.json.dumps({"code": code, "message": ERRORS[code]})
+    return {
+        "status": status,
+        "headers": [("Content-Type", "application/json")],
+        "response": body.encode(),
+    }
+
+
+async def make_response(
+    status: str, headers: list[tuple[str, str]], payload: Any, environ: dict[str, Any]
+) -> None:
+    """Engine.IO's ASGI response, except that a refused websocket handshake is an HTTP 400 with
+    Node's message (where the server can answer a handshake with a response, as uvicorn can)."""
+    scope = environ["asgi.scope"]
+    if (
+        scope["type"] == "websocket"
+        and not status.startswith("200 ")
+        and "websocket.http.response" in scope.get("extensions", {})
+    ):
+        await _refuse_websocket(environ["asgi.send"], _message(payload))
+        return
+    await asgi_driver.make_response(status, headers, payload, environ)
+
+
+def _message(payload: Any) -> str:
+    """Node's message for an error body `_answer` made (else the body's own text)."""
+    text = payload.decode() if isinstance(payload, bytes) else str(payload)
+    try:
+        value = eio_packet.Packet.json.loads(text)
+    except ValueError:
+        return text
+    return str(value.get("message", text)) if isinstance(value, dict) else str(value)
+
+
+async def _refuse_websocket(send: Send, message: str) -> None:
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": 400,
+            "headers": [(b"content-type", b"text/html")],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": message.encode()})
+
+
+async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type.encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(scope: dict[str, Any]) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return body
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if len(body) > limit or not message.get("more_body"):
+            return body
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives `body` again as one message, then what `receive` gives."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> dict[str, Any]:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+class CheckedWebSocket(asgi_driver.WebSocket):  # type: ignore[misc]
+    """Engine.IO's ordinary ASGI websocket (the one the fast path does not serve), reading as
+    Node does: a message past `maxPayload` closes with 1009, one that is not a packet a client
+    may send closes the connection (with a close frame, also when an upgrade goes wrong), and
+    ignored packets are dropped here."""
+
+    def __init__(self, handler: Any, server: Any) -> None:
+        super().__init__(handler, server)
+        self._socket = getattr(handler, "__self__", None)
+        # An upgrade from long-polling starts with two packets of its own: the probe, `5`.
+        self._upgrade = [eio_packet.PING, eio_packet.UPGRADE] if self._connected() else []
+        self._max_bytes: int = server.max_http_buffer_size
+
+    def _connected(self) -> bool:
+        return self._socket is not None and bool(self._socket.connected)
+
+    async def wait(self) -> str | bytes:
+        while True:
+            data: str | bytes = await super().wait()  # OSError once the client is gone
+            if len(data) > self._max_bytes:
+                await self._close(MESSAGE_TOO_BIG)
+            if self._upgrade:
+                expected = self._upgrade.pop(0)
+                pkt = decode_packet(data)
+                if (
+                    pkt is None
+                    or pkt.packet_type != expected
+                    or (expected == eio_packet.PING and pkt.data != "probe")
+                ):
+                    await self._close(NORMAL_CLOSURE)
+                if expected == eio_packet.UPGRADE:
+                    self._drop_queued_noop()
+                return data
+            pkt = client_packet(data)
+            if pkt is None:
+                await self._close(NORMAL_CLOSURE)
+            elif pkt.packet_type not in IGNORED:
+                return data
+
+    def _drop_queued_noop(self) -> None:
+        """The noop queued to end the pending poll stays off the websocket (Node sends none)."""
+        queue = getattr(self._socket, "queue", None)
+        if queue is None:
+            return
+        kept = []
+        while not queue.empty():
+            pkt = queue.get_nowait()
+            queue.task_done()
+            if pkt is None or pkt.packet_type != eio_packet.NOOP:
+                kept.append(pkt)
+        for pkt in kept:
+            queue.put_nowait(pkt)
+
+    async def _close(self, code: int) -> NoReturn:
+        if self._upgrade and self._socket is not None:
+            self._socket.upgrading = False  # python-engineio leaves it set: polling would stall
+        with contextlib.suppress(Exception):  # already closed: nothing to say
+            await self.asgi_send({"type": "websocket.close", "code": code})
+        raise OSError("closed: not a packet this server takes")
+
+
+class EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
+    """python-engineio's ASGI server with Node's answers to refused and malformed requests."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        drivers: dict[str, Any] = self._async  # type: ignore[has-type]
+        self._async = {
+            **drivers,
+            "make_response": make_response,
+            "websocket": CheckedWebSocket,
+        }
+
+    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        scope, receive, send = args
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("utf-8", "replace"))
+        transport = query.get("transport", [None])[0]
+        sid = query.get("sid", [None])[0]
+        method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
+        if transport not in self.transports:
+            return await self._refuse(scope, receive, send, UNKNOWN_TRANSPORT)
+        if method not in ("GET", "POST", "OPTIONS"):
+            code = BAD_HANDSHAKE_METHOD if sid is None else BAD_REQUEST
+            return await self._refuse(scope, receive, send, code)
+        socket = self.sockets.get(sid) if sid is not None else None
+        if method == "POST" and socket is not None and socket.connected and not socket.upgraded:
+            if _content_length(scope) > self.max_http_buffer_size:
+                await self._close_session(sid, self.reason.TRANSPORT_ERROR)
+                return await _respond(send, 413, "text/plain", b"")
+            body = await _read_body(receive, self.max_http_buffer_size)
+            packets = self._client_payload(body)
+            if packets is None:
+                await self._close_session(sid, self.reason.TRANSPORT_ERROR)
+                return await _respond(send, 200, "text/html", b"ok")
+            kept = eio_payload.Payload(packets=packets).encode().encode()
+            scope = {
+                **scope,
+                "headers": [
+                    (name, value)
+                    for name, value in scope.get("headers", [])
+                    if name != b"content-length"
+                ]
+                + [(b"content-length", str(len(kept)).encode())],
+            }
+            receive = _replay(kept, receive)
+        return await super().handle_request(scope, receive, send)
+
+    def _client_payload(self, body: bytes) -> list[eio_packet.Packet] | None:
+        """The packets of a long-polling POST that are to be handled; None when one of them
+        closes the session (not Engine.IO v4, or not a packet a client may send)."""
+        try:
+            packets = eio_payload.Payload(encoded_payload=body.decode()).packets
+        except (ValueError, IndexError, UnicodeDecodeError):
+            return None
+        if any(
+            pkt.packet_type not in HANDLED and pkt.packet_type not in IGNORED for pkt in packets
+        ):
+            return None
+        return [pkt for pkt in packets if pkt.packet_type in HANDLED]
+
+    async def _refuse(self, scope: dict[str, Any], receive: Receive, send: Send, code: int) -> None:
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            if "websocket.http.response" in scope.get("extensions", {}):
+                await _refuse_websocket(send, ERRORS[code])
+            else:
+                await send({"type": "websocket.close"})
+            return
+        answer = _answer(code)
+        status = int(answer["status"].split()[0])
+        await _respond(send, status, "application/json", answer["response"])
+
+    async def _close_session(self, sid: str, reason: Any) -> None:
+        socket = self.sockets.get(sid)
+        if socket is not None:
+            await socket.close(wait=False, abort=True, reason=reason)
+            self.sockets.pop(sid, None)
+
+    async def disconnect(self, sid: str | None = None) -> None:
+        """Close one session without waiting for a poll to take its last packets (python-engineio
+        waits, and a POST that closes the session would wait with it); or all of them."""
+        if sid is None:
+            await super().disconnect()
+            return
+        socket = self.sockets.get(sid)
+        if socket is not None:
+            await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+            self.sockets.pop(sid, None)
+
+    def _bad_request(self, message: str | None = None) -> dict[str, Any]:
+        return _answer(_refusal(message))
+
+    def _method_not_found(self) -> dict[str, Any]:
+        return _answer(BAD_HANDSHAKE_METHOD)
+
+    def _ok(
+        self,
+        packets: list[eio_packet.Packet] | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        jsonp_index: int | None = None,
+    ) -> dict[str, Any]:
+        if packets is None:
+            return {
+                "status": "200 OK",
+                "headers": [("Content-Type", "text/html")],
+                "response": b"ok",
+            }
+        answer: dict[str, Any] = super()._ok(packets, headers, jsonp_index)
+        return answer
