@@ -1,8 +1,8 @@
 """A real server on a real port for real-time tests: uvicorn serving `create_asgi`, in-process.
 
-Every real-time test runs with the fast path on; on SQLite, the same tests run again with
-`ACCOLADE_FAST_PATH=off` (ids `sqlite-fast-path-off` and `fast-path-off`), the ordinary ASGI
-path, except the fast path's own modules (`test_fastpath*.py`), which say what they serve.
+Every real-time test runs with the fast path on; on SQLite, each test function runs once more
+with `ACCOLADE_FAST_PATH=off` (ids `sqlite-fast-path-off` and `fast-path-off`), the ordinary ASGI
+path, except the modules in `_FAST_PATH_ON_ONLY`.
 """
 
 from __future__ import annotations
@@ -96,11 +96,14 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
 # SQLite only; the ids of the `on` runs stay those of the `backend` fixture.
 _BACKEND_RUNS = [("sqlite", "on"), ("postgresql", "on"), ("sqlite", "off")]
 _BACKEND_IDS = ["sqlite", "postgresql", "sqlite-fast-path-off"]
+# Modules run with the fast path on only: its own (they say what they serve), and the path
+# between nodes (the bus), which is the same for both; only the last hop differs, covered here.
+_FAST_PATH_ON_ONLY = ("test_fastpath", "test_two_nodes", "test_bus_outage")
 
 
 @pytest.hookimpl(tryfirst=True)  # before `backend`'s own params, which then stand aside
 def pytest_generate_tests(metafunc: Metafunc) -> None:
-    if metafunc.module.__name__.rpartition(".")[2].startswith("test_fastpath"):
+    if metafunc.module.__name__.rpartition(".")[2].startswith(_FAST_PATH_ON_ONLY):
         return
     if "fast_path" not in metafunc.fixturenames:
         return
@@ -112,6 +115,25 @@ def pytest_generate_tests(metafunc: Metafunc) -> None:
         metafunc.parametrize(
             "fast_path", ["on", "off"], ids=["fast-path-on", "fast-path-off"], indirect=True
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With the fast path off, each test runs once: its first variant (its other data variants,
+    which exercise the same code above the transport, run with the fast path on)."""
+    seen: set[tuple[str, str]] = set()
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("fast_path") != "off":
+            kept.append(item)
+            continue
+        key = (str(item.path), item.originalname)  # type: ignore[attr-defined]
+        (dropped if key in seen else kept).append(item)
+        seen.add(key)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)
