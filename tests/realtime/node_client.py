@@ -62,19 +62,29 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def _pinned_version() -> str | None:
+def _pinned_versions() -> dict[str, str]:
+    """Every package tests/node/package.json pins (dependencies and devDependencies)."""
     package = json.loads((NODE_DIR / "package.json").read_text(encoding="utf-8"))
-    version = package.get("dependencies", {}).get("socket.io-client")
-    return version if isinstance(version, str) else None
+    pinned: dict[str, str] = {}
+    for section in ("dependencies", "devDependencies"):
+        for name, version in package.get(section, {}).items():
+            if isinstance(version, str):
+                pinned[name] = version
+    return pinned
 
 
-def _installed_version() -> str | None:
-    installed = NODE_DIR / "node_modules" / "socket.io-client" / "package.json"
+def _installed_version(name: str) -> str | None:
+    installed = NODE_DIR / "node_modules" / name / "package.json"
     try:
         version = json.loads(installed.read_text(encoding="utf-8")).get("version")
     except (OSError, ValueError):
         return None
     return version if isinstance(version, str) else None
+
+
+def _stale(pinned: dict[str, str]) -> list[str]:
+    """The pinned packages node_modules does not hold at their pinned version."""
+    return [name for name, version in pinned.items() if _installed_version(name) != version]
 
 
 def ensure_node_modules() -> Path:
@@ -86,8 +96,8 @@ def ensure_node_modules() -> Path:
         _unavailable(
             f"{missing} not found on PATH: the Socket.IO client tests need Node.js >= 18 with npm"
         )
-    pinned = _pinned_version()
-    if pinned is not None and _installed_version() == pinned:
+    pinned = _pinned_versions()
+    if not _stale(pinned):
         return NODE_DIR
     command = [npm, "ci", "--no-audit", "--no-fund"]
     try:
@@ -104,8 +114,8 @@ def ensure_node_modules() -> Path:
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()[-4000:]
         _unavailable(f"`{' '.join(command)}` in {NODE_DIR} exited {result.returncode}:\n{output}")
-    if _installed_version() != pinned:
-        _unavailable(f"`npm ci` in {NODE_DIR} did not install socket.io-client {pinned}")
+    if stale := _stale(pinned):
+        _unavailable(f"`npm ci` in {NODE_DIR} did not install {', '.join(stale)} as pinned")
     return NODE_DIR
 
 

@@ -25,7 +25,6 @@ import websockets
 
 from tests.realtime.protocol_peers import (
     MAX_PAYLOAD_BYTES,
-    QUICK_PING_S,
     HttpAnswer,
     Peer,
     RawSocket,
@@ -38,8 +37,6 @@ from tests.realtime.protocol_peers import (
     open_polling,
     sentinel,
 )
-
-SHORT_PING_INTERVAL_S = SHORT_PING_TIMEOUT_S = QUICK_PING_S
 
 
 @pytest.fixture(scope="module")

@@ -236,8 +236,13 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
 
 
 def packet_namespace(data: Any) -> str:
-    """The namespace a raw Socket.IO packet (`2/leaderboard,[...]`) is addressed to, read
-    without decoding its JSON; `/` when it names none."""
-    if isinstance(data, str) and data[1:2] == "/":
-        return data[1:].partition(",")[0][:200]
+    """The namespace a raw Socket.IO packet (`2/leaderboard,[...]`, `51-/leaderboard,[...]`) is
+    addressed to, read without decoding its JSON; `/` when it names none."""
+    if not isinstance(data, str):
+        return "/"
+    header = data[1:]
+    if data[:1] in ("5", "6"):  # binary: the number of attachments, then `-`
+        header = header.partition("-")[2]
+    if header[:1] == "/":
+        return header.partition(",")[0][:200]
     return "/"
