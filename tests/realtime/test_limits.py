@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from accolade.config import Settings
 from accolade.realtime import limits
+from accolade.realtime.fastpath import socketio_hooks
 from tests.conftest import TEST_SECRET
 from tests.realtime.conftest import LiveServer, live_settings, start_server, stop_server
 from tests.realtime.test_fastpath import RawSocketIO
@@ -241,3 +242,30 @@ async def test_beyond_the_connection_cap_new_connections_are_refused_at_the_hand
             await again.join(TV)
             await plain_again.join({"type": "join:tv-display"})
             await assert_still_receives(live, again, plain_again)
+
+
+async def test_a_refused_socketio_connection_that_stays_open_is_closed_by_the_server(
+    tmp_path: Path,
+) -> None:
+    """A client that ignores its `connect_error` (official clients close at once) does not keep
+    a place: raw Engine.IO over a websocket, beyond a cap of one."""
+    async with serving(tmp_path, ws_max_connections=1) as live, WsClient(live, NS) as held:
+        await held.join({"type": "join:tv-display"})
+        url = f"{live.ws_url}/socket.io/?EIO=4&transport=websocket"
+        async with connect(url, open_timeout=TIMEOUT) as ws:
+            opened = await asyncio.wait_for(ws.recv(), TIMEOUT)
+            assert isinstance(opened, str) and opened.startswith('0{"sid":')
+            await ws.send(f"40{NS},")
+            refusal = await asyncio.wait_for(ws.recv(), TIMEOUT)
+            assert isinstance(refusal, str) and refusal.startswith(f"44{NS},")
+            error = json.loads(refusal.partition(",")[2])
+            assert error["data"]["code"] == limits.TOO_MANY_CONNECTIONS
+            bound = 3 * socketio_hooks.REFUSED_CLOSE_AFTER_S
+            frames: list[str | bytes] = []
+            with pytest.raises(ConnectionClosed):
+                while True:  # pings, then (on the fast path) Engine.IO's CLOSE, and the close
+                    frames.append(await asyncio.wait_for(ws.recv(), bound))
+                    if frames[-1] == "2":
+                        await ws.send("3")
+            assert set(frames) <= {"2", "1"}, frames
+        await assert_still_receives(live, held)
