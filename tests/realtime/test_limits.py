@@ -28,6 +28,7 @@ from accolade.realtime import limits
 from accolade.realtime.fastpath import socketio_hooks
 from tests.conftest import TEST_SECRET
 from tests.realtime.conftest import LiveServer, live_settings, start_server, stop_server
+from tests.realtime.node_client import NodeSocketClient
 from tests.realtime.test_fastpath import RawSocketIO
 from tests.realtime.test_socketio import TIMEOUT, TV, SioClient, broadcast
 from tests.realtime.test_websocket import WsClient
@@ -223,7 +224,7 @@ async def test_beyond_the_connection_cap_new_connections_are_refused_at_the_hand
 
             refusal = await refused_socketio(live)
             assert refusal["data"]["code"] == limits.TOO_MANY_CONNECTIONS
-            assert "2 connections" in refusal["message"]
+            assert "connection limit (2)" in refusal["message"]
 
             first, code, reason = await refused_plain(live)
             assert first["type"] == "error"
@@ -268,4 +269,25 @@ async def test_a_refused_socketio_connection_that_stays_open_is_closed_by_the_se
                     if frames[-1] == "2":
                         await ws.send("3")
             assert set(frames) <= {"2", "1"}, frames
+        await assert_still_receives(live, held)
+
+
+@pytest.mark.parametrize("transports", [["websocket"], ["polling", "websocket"]])
+async def test_the_official_client_beyond_the_cap_gets_connect_error_saying_why(
+    tmp_path: Path, transports: list[str]
+) -> None:
+    async with serving(tmp_path, ws_max_connections=1) as live, WsClient(live, NS) as held:
+        await held.join({"type": "join:tv-display"})
+        async with NodeSocketClient(
+            live.url,
+            NS,
+            transports=transports,
+            steps=[{"waitFor": "connect_error"}, {"sleepMs": 300}],
+            timeout_ms=int(TIMEOUT * 1000),
+        ) as client:
+            await client.wait_done(TIMEOUT)
+        (refusal,) = client.seen("connect_error")
+        assert refusal["data"]["data"]["code"] == limits.TOO_MANY_CONNECTIONS
+        assert "connection limit (1)" in refusal["data"]["message"]
+        assert client.seen("connect") == []  # refused, and not retried by itself
         await assert_still_receives(live, held)

@@ -103,6 +103,6 @@ class ClientLimits:
         """The refusal sent to a connection beyond `max_connections`."""
         return {
             "code": TOO_MANY_CONNECTIONS,
-            "message": f"this node holds its limit of {self.max_connections} connections; "
-            "try again later (or another node)",
+            "message": f"this node is at its real-time connection limit ({self.max_connections});"
+            " try again later (or another node)",
         }
