@@ -19,7 +19,7 @@ UNLOCK = "/api/users/achievements/progress/unlock"
 ACHIEVEMENTS = "/api/achievements"
 USERS = "/api/users"
 
-ALLOWED_STATUSES = {400, 401, 403, 404, 409, 413, 422, 429}
+ALLOWED_STATUSES = {400, 401, 403, 404, 405, 409, 413, 422, 429}
 MIB = 1024 * 1024
 HUGE = 99999999999999999999  # > 2**64: overflows every integer column
 
@@ -80,24 +80,32 @@ async def test_unknown_route_is_404_even_without_a_token(client):
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "allowed"),
     [
-        ("PATCH", DEFS),
-        ("DELETE", DEFS),
-        ("POST", f"{DEFS}/1"),
-        ("PUT", ACHIEVEMENTS),
-        ("POST", "/health"),
-        ("PUT", PROGRESS),
-        ("PUT", "/api/events"),
+        ("PATCH", DEFS, ["GET", "POST"]),
+        ("DELETE", DEFS, ["GET", "POST"]),
+        ("POST", f"{DEFS}/1", ["DELETE", "GET", "PUT"]),
+        ("PUT", ACHIEVEMENTS, ["GET", "POST"]),
+        ("POST", "/health", ["GET"]),
+        ("PUT", PROGRESS, ["DELETE", "GET", "POST"]),
+        ("PUT", "/api/events", ["POST"]),
+        ("OPTIONS", f"{ACHIEVEMENTS}/1", ["DELETE", "GET", "PATCH"]),
     ],
 )
-async def test_wrong_method_on_a_real_path_is_404_method_not_allowed(client, admin, method, path):
+async def test_wrong_method_on_a_real_path_is_405_with_every_allowed_method(
+    client, admin, method, path, allowed
+):
     response = await client.request(method, path, headers=admin)
-    error = assert_error(response, 404, "method_not_allowed")
-    assert isinstance(error["details"]["allow"], list) and error["details"]["allow"]
-    assert method not in error["details"]["allow"]
+    error = assert_error(response, 405, "method_not_allowed")
+    assert error["details"]["allow"] == allowed
     allow = [m.strip() for m in response.headers["Allow"].split(",")]
-    assert allow == error["details"]["allow"]
+    assert allow == allowed
+
+
+async def test_wrong_method_is_405_before_the_token_is_checked(client):
+    response = await client.request("PATCH", DEFS)
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET, POST"
 
 
 async def test_unknown_achievement_id_is_404_not_found(client, admin):
@@ -199,13 +207,31 @@ async def test_non_boolean_unlocked_only_is_422(client, admin):
     assert fields(error) == {"unlockedOnly"}
 
 
-@pytest.mark.parametrize("value", [True, False, 1.5, 42.0, [42], {"id": 42}, None, ""])
+@pytest.mark.parametrize("value", [True, False, 1.5, [42], {"id": 42}, None, "", 2.0**53])
 async def test_user_id_of_the_wrong_type_is_422(client, admin, achievement_id, value):
     response = await client.post(
         PROGRESS, json=progress_body(achievement_id, userId=value), headers=admin
     )
     error = assert_error(response, 422, "validation_error")
     assert fields(error) == {"userId"}
+
+
+async def test_user_id_written_as_a_whole_float_is_that_integer(client, admin):
+    # JSON has one number type: 42.0 is the integer 42 (as JSON Schema counts it), not 422.
+    created = await client.post(USERS, json={"userId": 42.0, "userName": "Ada"}, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["userId"] == 42 and isinstance(created.json()["userId"], int)
+    again = await client.post(USERS, json={"userId": 42, "userName": "Ada L."}, headers=admin)
+    assert again.status_code == 200, again.text  # the same user
+
+
+async def test_integer_user_id_beyond_2_53_is_422_saying_send_a_string(client, admin):
+    response = await client.post(USERS, json={"userId": 2**53}, headers=admin)
+    error = assert_error(response, 422, "validation_error")
+    assert fields(error) == {"userId"}
+    assert "as strings" in error["message"]
+    as_text = await client.post(USERS, json={"userId": str(2**53)}, headers=admin)
+    assert as_text.status_code == 201, as_text.text
 
 
 @pytest.mark.parametrize("value", [True, 1.5])

@@ -9,9 +9,11 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from accolade.domain.errors import DomainError
 
@@ -22,6 +24,7 @@ _HTTP_CODES = {
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
+    405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
     422: "validation_error",
@@ -84,17 +87,18 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", f"invalid request: {summary}", details)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        # The contract allows no 405: a method a path does not take is "no such endpoint".
-        allowed = headers.get("Allow", "")
+        # HTTP's answer to a method a path does not take (RFC 9110 15.5.6): 405 with `Allow`.
+        allowed = _allowed_methods(request, headers.get("Allow", ""))
+        headers["Allow"] = ", ".join(allowed)
         return error_response(
-            404,
+            405,
             "method_not_allowed",
-            f"this path does not take that method (it takes: {allowed or 'none'})",
-            {"allow": [m.strip() for m in allowed.split(",") if m.strip()]},
+            f"this path does not take that method (it takes: {', '.join(allowed) or 'none'})",
+            {"allow": allowed},
             headers,
         )
     status = exc.status_code if exc.status_code in _HTTP_CODES else 400
@@ -108,6 +112,17 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(
         status, _HTTP_CODES[status], message, details, _retry_after(status, exc, headers or None)
     )
+
+
+def _allowed_methods(request: Request, given: str) -> list[str]:
+    """Every method the request's path takes. Starlette's `Allow` names only the first route
+    that matched the path, but a path is often served by several (GET and POST, one each)."""
+    allowed = {method.strip() for method in given.split(",") if method.strip()}
+    for route in iter_route_contexts(request.app.routes):
+        methods = getattr(route, "methods", None)
+        if methods and route.matches(request.scope)[0] is not Match.NONE:
+            allowed |= methods
+    return sorted(allowed)
 
 
 def _unparsable_body(exc: StarletteHTTPException) -> str | None:

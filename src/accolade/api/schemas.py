@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     StringConstraints,
@@ -24,6 +25,25 @@ from pydantic.alias_generators import to_camel
 from accolade.domain.achievements import AchievementType, Operator, Rarity, RewardType, TimeUnit
 
 
+# JSON types as the schema states them. Pydantic's lax mode would take `"5"` or `true` for an
+# integer, `0` for a moment or a boolean; a body field takes only its own JSON type. (Query and
+# path parameters are text on the wire and keep the lax parsing.) An integer may be written
+# `5.0`: JSON Schema counts that as the integer 5.
+def json_integer(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("must be an integer")
+    return value
+
+
+def json_string(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+Bool = StrictBool
+
+
 def _utc(value: datetime) -> datetime:
     try:
         return value.astimezone(UTC)
@@ -31,12 +51,16 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("must lie between the years 1 and 9999 in UTC") from None
 
 
-# A moment a client sends: with a zone (`Z` or an offset), kept as UTC.
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+# A moment a client sends: an ISO 8601 string with a zone (`Z` or an offset), kept as UTC.
+Instant = Annotated[AwareDatetime, BeforeValidator(json_string), AfterValidator(_utc)]
 
 MAX_JSON_DEPTH = 64
 INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1
+# The largest integer every JSON parser reads exactly (a double's 53 bits; JavaScript's
+# Number.MAX_SAFE_INTEGER): the bound of integer ids, so that no client or schema validator
+# rounds one across it.
+JSON_SAFE_INT = 2**53 - 1
 
 
 def _no_nul(value: str) -> str:
@@ -69,32 +93,50 @@ def _storable_json(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _finite(value: float) -> float:
+def finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
     return value
 
 
+# A name or label has something visible in it. Its limits apply to the text as sent (what the
+# schema states), and it is kept without the spaces around it (`trim`, after them).
+VISIBLE = r"\S"
+
+
+def trim(value: str) -> str:
+    return _no_nul(value).strip()
+
+
 Text = Annotated[str, AfterValidator(_no_nul)]
 Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
-    AfterValidator(_no_nul),
+    str, StringConstraints(min_length=1, max_length=255, pattern=VISIBLE), AfterValidator(trim)
+]
+# A metric or event type: `revenue`, `quiz.completed`, any custom name.
+MetricName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=VISIBLE), AfterValidator(trim)
 ]
 ShortText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_nul)]
 Description = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
 JsonValue = Annotated[Any, AfterValidator(_storable_json)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
-FiniteFloat = Annotated[float, AfterValidator(_finite)]
+FiniteFloat = Annotated[float, Field(strict=True), AfterValidator(finite)]
 
 
 def _user_id(value: Any) -> Any:
     """One clear error for a bad user id, named `userId` (a failed union would report each of its
-    members, as `userId.constrained-int` and `userId.function-after[...]`)."""
+    members, as `userId.constrained-int` and `userId.function-after[...]`).
+
+    A number without a fraction (`5.0`) is the integer it spells, as JSON Schema counts it: JSON
+    has one number type, and many encoders write integers that way."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("must be an integer or a non-empty string")
-    if isinstance(value, int) and not -INT64_MAX <= value <= INT64_MAX:
-        raise ValueError(f"an integer user id must lie within ±{INT64_MAX}")
+    if isinstance(value, int) and not -JSON_SAFE_INT <= value <= JSON_SAFE_INT:
+        raise ValueError(
+            f"an integer user id must lie within ±{JSON_SAFE_INT} (send larger ids as strings)"
+        )
     if isinstance(value, str):
         if not 1 <= len(value) <= 255:
             raise ValueError("a string user id must have 1 to 255 characters")
@@ -104,14 +146,17 @@ def _user_id(value: Any) -> Any:
 
 # A host application's user id: a JSON integer or a non-empty string, kept with its JSON type.
 UserIdIn = Annotated[
-    Annotated[StrictInt, Field(ge=-INT64_MAX, le=INT64_MAX)]
+    Annotated[StrictInt, Field(ge=-JSON_SAFE_INT, le=JSON_SAFE_INT)]
     | Annotated[
         StrictStr, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)
     ],
     BeforeValidator(_user_id),
-    Field(description="The host application's user id: an integer or a string."),
+    Field(
+        description="The host application's user id: an integer (within ±2^53-1; `5.0` is 5) "
+        "or a string of 1 to 255 characters. It comes back with the JSON type first given."
+    ),
 ]
-RowId = Annotated[int, Field(ge=1, le=INT32_MAX)]
+RowId = Annotated[int, Field(ge=1, le=INT32_MAX), BeforeValidator(json_integer)]
 
 
 def user_id_query(description: str | None = None) -> Any:
@@ -157,6 +202,55 @@ class UserOut(Schema):
     user_name: str | None
     time_zone: str | None
     created_at: datetime
+
+
+# --- an event's effects (`POST /api/events`, sales, training) ---------------------------------
+
+
+class XpGainOut(Schema):
+    gained: int
+    total: int
+    level: int
+    previous_level: int
+    tier: str
+
+
+class StreakDayOut(Schema):
+    current: int
+    best: int
+    last_active_day: str | None = Field(description="YYYY-MM-DD in the user's time zone.")
+    reset: bool
+
+
+class UnlockedOut(Schema):
+    achievement_id: int
+    name: str
+    reward_distribution_ids: list[int]
+
+
+class EffectsOut(Schema):
+    """What one event did: stored as `eventId`, the metrics it moved, XP and level, streak,
+    achievements unlocked, celebrations, places on boards, quest steps."""
+
+    event_id: int
+    user_id: int | str
+    type: str
+    occurred_at: datetime
+    metrics: dict[str, float] = Field(description="Each metric the event moved, by how much.")
+    xp: XpGainOut | None
+    streak: StreakDayOut | None
+    unlocked: list[UnlockedOut]
+    celebrations: list[str]
+    ranks: list[dict[str, Any]] = Field(
+        description="Places on boards this event moved (`metric`, `period`, `previousRank`, "
+        "`newRank`, ...) and milestones reached."
+    )
+    quests: list[dict[str, Any]] = Field(description="Quest runs this event moved.")
+
+
+class BatchOut(Schema):
+    results: list[EffectsOut] = Field(description="One answer per event, in order.")
+    replayed: int = Field(description="How many were repeats of a stored `idempotencyKey`.")
 
 
 # --- seed 004: definitions and progress ------------------------------------------------------
@@ -207,17 +301,13 @@ class ProgressOut(Schema):
 
 
 class TimeframeIn(StrictSchema):
-    duration: Annotated[int, Field(ge=1, le=366 * 24 * 60)]
+    duration: Annotated[int, Field(ge=1, le=366 * 24 * 60), BeforeValidator(json_integer)]
     unit: TimeUnit
 
 
 class RequirementIn(StrictSchema):
     type: ShortText | None = Field(None, description="Free label (seed 002's RequirementType).")
-    metric: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-        AfterValidator(_no_nul),
-    ]
+    metric: MetricName
     operator: Operator
     threshold: FiniteFloat
     timeframe: TimeframeIn | None = None
@@ -226,14 +316,27 @@ class RequirementIn(StrictSchema):
 class RewardItemIn(StrictSchema):
     id: ShortText | None = None
     type: Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_nul)]
-    quantity: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    quantity: Annotated[int, Field(ge=1, le=1_000_000), BeforeValidator(json_integer)] = 1
     metadata: JsonObject = Field(default_factory=dict)
 
 
 class RewardIn(StrictSchema):
+    # The schema's way of saying "a CURRENCY reward names its currency".
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"type": {"not": {"const": "CURRENCY"}}}},
+                {
+                    "required": ["currency"],
+                    "properties": {"currency": {"type": "string", "minLength": 1}},
+                },
+            ]
+        }
+    )
+
     id: ShortText | None = None
     type: RewardType
-    value: Annotated[float, Field(ge=0, le=1e12), AfterValidator(_finite)] = 0
+    value: Annotated[float, Field(ge=0, le=1e12, strict=True), AfterValidator(finite)] = 0
     currency: ShortText | None = None
     items: list[RewardItemIn] | None = Field(None, max_length=100)
     expires_at: Instant | None = Field(None, alias="expiresAt")
@@ -258,13 +361,15 @@ class AchievementFields(Schema):
     category: Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_nul)] | None = (
         None
     )
-    points: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+    points: Annotated[int, Field(ge=0, le=1_000_000_000), BeforeValidator(json_integer)] | None = (
+        None
+    )
     icon: ShortText | None = None
     rarity: Rarity | None = None
-    secret: bool | None = None
+    secret: Bool | None = None
     requirements: list[RequirementIn] | None = Field(None, max_length=50)
     rewards: list[RewardIn] | None = Field(None, max_length=50)
-    is_enabled: bool | None = None
+    is_enabled: Bool | None = None
     metadata: JsonObject | None = None
 
     @model_validator(mode="after")
@@ -275,6 +380,16 @@ class AchievementFields(Schema):
 
 
 class AchievementIn(AchievementFields):
+    # A `name` or, as seed 002 says it, a `title`.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["name"], "properties": {"name": {"type": "string"}}},
+                {"required": ["title"], "properties": {"title": {"type": "string"}}},
+            ]
+        }
+    )
+
     @model_validator(mode="after")
     def _named(self) -> AchievementIn:
         if self.name is None:

@@ -7,17 +7,39 @@ service tokens) only.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from accolade.api.deps import CurrentPrincipal, ServicesDep
-from accolade.api.schemas import user_id_query
+from accolade.api.openapi import returns
+from accolade.api.schemas import Schema, user_id_query
 
 router = APIRouter(prefix="/api/activity", tags=["activity"])
 
 
-@router.get("", summary="Celebrations, newest first: one user's, or everyone's (the public feed)")
+class CelebrationOut(Schema):
+    """A celebration as it was sent (seed 001's `AchievementEvent`, with its feed `id`); each
+    kind adds its own fields (`badgeName`, `newRank`, ...)."""
+
+    id: int
+    user_id: int | str | None
+    user_name: str
+    achievement_type: str = Field(description="`milestone`, `rank`, `streak` or `contest`")
+    title: str
+    description: str | None
+    icon: str | None
+    timestamp: datetime
+
+
+@router.get(
+    "",
+    summary="Celebrations, newest first: one user's, or everyone's (the public feed)",
+    response_model=None,
+    responses=returns(list[CelebrationOut]),
+)
 async def activity_feed(
     services: ServicesDep,
     principal: CurrentPrincipal,

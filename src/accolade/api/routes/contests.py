@@ -7,15 +7,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 from pydantic.functional_validators import AfterValidator
 
 from accolade.api.deps import Privileged, PublicReader, Reader, ServicesDep, acting_user
+from accolade.api.openapi import returns
 from accolade.api.routes.leaderboards import header_value
 from accolade.api.schemas import (
     INT32_MAX,
     Description,
     Instant,
+    MetricName,
     Name,
     Schema,
     ShortText,
@@ -27,10 +29,6 @@ from accolade.services.contests import ContestChanges, ContestView, EntryView
 router = APIRouter(prefix="/api", tags=["contests"])
 
 ContestId = Annotated[int, Path(ge=1, le=INT32_MAX, description="The contest's id.")]
-Metric = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00]+$"),
-]
 
 
 Prizes = Annotated[
@@ -53,10 +51,14 @@ earlier) until `endAt`. A move made before a user entered does not count.
 
 class ContestIn(Schema):
     name: Name
-    metric: Metric = Field(description="`xp`, `revenue`, `problem.solved` or any custom metric.")
+    metric: MetricName = Field(
+        description="`xp`, `revenue`, `problem.solved` or any custom metric."
+    )
     description: Description = ""
     start_at: Instant | None = Field(None, description="Goes LIVE by itself at this time.")
-    end_at: Instant | None = Field(None, description="Ends by itself at this time.")
+    end_at: Instant | None = Field(
+        None, description="Ends by itself at this time; after `startAt` when both are set (422)."
+    )
     prizes: Prizes = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -70,7 +72,9 @@ class ContestPatch(Schema):
     name: Name | None = None
     description: Description | None = None
     start_at: Instant | None = None
-    end_at: Instant | None = None
+    end_at: Instant | None = Field(
+        None, description="After `startAt` (the one sent, or the contest's own), 422 otherwise."
+    )
     prizes: Prizes | None = None
     status: ContestStatus | None = Field(None, description="The next status: LIVE, then ENDED.")
 
@@ -211,6 +215,7 @@ async def patch_contest(
     "/contests/{contest_id}/enter",
     status_code=status.HTTP_201_CREATED,
     response_model=EntryOut,
+    responses=returns(EntryOut, 200, "Already entered: the same entry"),
     summary="Enter a contest: `userId` from an admin or service token; a user token enters "
     "itself with no body. 201 the first time; entering again answers 200 with the same entry "
     "and changes nothing. An ENDED contest is 409",

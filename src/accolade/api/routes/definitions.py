@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from accolade.api.deps import CurrentPrincipal, Privileged, Reader, ServicesDep, secret_viewer
+from accolade.api.openapi import errors
 from accolade.api.routing import SegmentRoute
 from accolade.api.schemas import (
     INT32_MAX,
@@ -106,6 +107,7 @@ async def delete_definition(
 @router.post(
     "/progress",
     response_model=ProgressOut,
+    responses=errors(404),
     summary="Create or update a user's progress row (metadata, when given, replaces the old)",
 )
 async def upsert_progress(body: ProgressIn, services: ServicesDep, _: Privileged) -> ProgressOut:
@@ -119,6 +121,7 @@ async def upsert_progress(body: ProgressIn, services: ServicesDep, _: Privileged
 @router.get(
     "/progress",
     response_model=ProgressOut | None,
+    responses=errors(404),
     summary="A user's progress on one achievement, or null",
 )
 async def get_progress(
@@ -151,13 +154,19 @@ async def list_progress(
 @router.put(
     "/progress/unlock",
     response_model=ProgressOut,
+    responses=errors(404),
     summary="Mark an achievement unlocked for a user (again: keeps the first unlock time)",
 )
 async def unlock(body: UnlockIn, services: ServicesDep, _: Privileged) -> ProgressOut:
     return _progress_out(await services.achievements.unlock(body.user_id, body.achievement_id))
 
 
-@router.delete("/progress", response_model=ProgressOut, summary="Remove a progress row; returns it")
+@router.delete(
+    "/progress",
+    response_model=ProgressOut,
+    responses=errors(404),
+    summary="Remove a progress row; returns it",
+)
 async def delete_progress(
     user_id: UserIdQuery,
     achievement_id: AchievementIdQuery,

@@ -9,15 +9,22 @@ from fastapi import APIRouter, Response, status
 from pydantic import Field, StringConstraints
 
 from accolade.api.deps import Privileged, ServicesDep
-from accolade.api.schemas import FiniteFloat, Instant, JsonObject, Name, Schema, UserIdIn
+from accolade.api.openapi import REPLAYED, errors, returns
+from accolade.api.schemas import (
+    BatchOut,
+    EffectsOut,
+    FiniteFloat,
+    Instant,
+    JsonObject,
+    MetricName,
+    Name,
+    Schema,
+    UserIdIn,
+)
 from accolade.pipeline.commands import EventCommand
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
-EventType = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00]+$"),
-]
 IdempotencyKey = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")
 ]
@@ -26,7 +33,7 @@ IdempotencyKey = Annotated[
 class EventIn(Schema):
     user_id: UserIdIn
     user_name: Name | None = None
-    type: EventType = Field(
+    type: MetricName = Field(
         description="xp, activity, login, sale, quiz.completed, problem.solved, or a custom metric"
     )
     value: FiniteFloat | None = None
@@ -54,6 +61,12 @@ class BatchIn(Schema):
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Take one event; the answer lists its effects (201, or 200 replaying a repeated key)",
+    response_model=None,
+    responses={
+        **returns(EffectsOut, 201, "Stored; its effects"),
+        **returns(EffectsOut, 200, "A repeated `idempotencyKey`: the first answer", REPLAYED),
+        **errors(429),
+    },
 )
 async def post_event(body: EventIn, services: ServicesDep, caller: Privileged) -> Response:
     command = body.command()
@@ -68,6 +81,8 @@ async def post_event(body: EventIn, services: ServicesDep, caller: Privileged) -
     "/batch",
     status_code=status.HTTP_201_CREATED,
     summary="Take up to 1,000 events in order, in one transaction: all stored or none",
+    response_model=None,
+    responses={**returns(BatchOut, 201, "All stored; each one's effects"), **errors(429)},
 )
 async def post_batch(body: BatchIn, services: ServicesDep, caller: Privileged) -> Response:
     commands = [event.command() for event in body.events]

@@ -5,10 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
 
 from accolade import __version__
 from accolade.api.deps import BearerCredentials, ServicesDep
 from accolade.api.errors import error_response
+from accolade.api.openapi import errors, returns
+from accolade.api.schemas import Schema
 from accolade.auth import read_token
 from accolade.domain.errors import NotFound, Unauthorized
 from accolade.domain.identity import Role
@@ -16,7 +19,18 @@ from accolade.domain.identity import Role
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Is the service up and its database reachable?")
+class HealthOut(Schema):
+    status: str = Field(description="`ok`")
+    version: str
+    database: str = Field(description="`sqlite` or `postgresql`")
+
+
+@router.get(
+    "/health",
+    summary="Is the service up and its database reachable?",
+    response_model=None,
+    responses=returns(HealthOut),
+)
 async def health(services: ServicesDep) -> Response:
     try:
         await services.database.ping()
@@ -34,6 +48,13 @@ async def health(services: ServicesDep) -> Response:
     description="`ACCOLADE_METRICS`: `token` (default) needs an admin token "
     "(`Authorization: Bearer`), `open` serves anyone, `off` answers 404.",
     response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text format",
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+        },
+        **errors(404),
+    },
 )
 async def metrics(
     request: Request,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from pydantic import Field
 
 from accolade.api.deps import CurrentPrincipal, ServicesDep
+from accolade.api.openapi import returns
+from accolade.api.schemas import Schema
 from accolade.domain.errors import Forbidden
 from accolade.domain.identity import Role
 
@@ -15,9 +19,26 @@ router = APIRouter(prefix="/api/rooms", tags=["real time"])
 PUBLIC_ROOM_PREFIXES = ("tv-display", "contest:", "problem:")
 
 
+class RoomEventOut(Schema):
+    id: int = Field(description="Rises with every event of the room; join again with `since`.")
+    type: str = Field(description="The event's name, e.g. `achievement:celebration`.")
+    data: Any
+    timestamp: datetime
+
+
+class RoomEventsOut(Schema):
+    room: str
+    recovered: bool = Field(
+        description="false: the gap after `since` is older than what is kept; reload over REST."
+    )
+    events: list[RoomEventOut]
+
+
 @router.get(
     "/{room}/events",
     summary="A room's events after `since` (oldest first), or its newest `limit` events",
+    response_model=None,
+    responses=returns(RoomEventsOut),
 )
 async def room_events(
     room: Annotated[str, Path(min_length=1, max_length=300, pattern=r"^[^\x00]+$")],

@@ -7,6 +7,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import StringConstraints, WithJsonSchema
 
 from accolade.api.deps import PublicReader, ServicesDep
 from accolade.api.schemas import Schema
@@ -83,6 +84,21 @@ def header_value(value: object) -> str:
     return "%20" * lead + core + "%20" * trail
 
 
+# `at` as text, parsed by `_instant`; the schema states which texts it reads.
+DateOrInstant = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "anyOf": [{"format": "date"}, {"format": "date-time"}],
+        }
+    ),
+]
+
+
 def _instant(at: str) -> datetime:
     try:
         if "T" in at or " " in at:
@@ -118,11 +134,21 @@ async def get_leaderboard(
         str | None, Query(min_length=1, max_length=255, description="The places around a user.")
     ] = None,
     at: Annotated[
-        str | None, Query(max_length=64, description="A date or instant in the wanted period.")
+        DateOrInstant | None,
+        Query(
+            description="A date (2026-10-15) or an ISO 8601 instant in the wanted period; "
+            "without a zone, UTC. Not with `periodKey`.",
+        ),
     ] = None,
     period_key: Annotated[
         str | None,
-        Query(alias="periodKey", max_length=10, description="The wanted period's key."),
+        Query(
+            alias="periodKey",
+            max_length=10,
+            pattern=r"^(all|[0-9]{4}(-W[0-9]{2}|-[0-9]{2}(-[0-9]{2})?)?)$",
+            description="The wanted period's key, of the kind `period` names: `2026-10-15` "
+            "(day), `2026-W42` (week), `2026-10` (month), `2026` (year). Not with `at`.",
+        ),
     ] = None,
 ) -> list[EntryOut]:
     if at is not None and period_key is not None:

@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, field_validator
 from pydantic_core.core_schema import ValidationInfo
 
 from accolade.api.deps import Privileged, Reader, ServicesDep, acting_user
 from accolade.api.schemas import (
     INT32_MAX,
+    VISIBLE,
+    Bool,
     Description,
     Instant,
     JsonObject,
@@ -21,6 +23,8 @@ from accolade.api.schemas import (
     Schema,
     StrictSchema,
     UserIdIn,
+    json_integer,
+    trim,
     user_id_query,
 )
 from accolade.pipeline.quests import ProgressView
@@ -35,8 +39,7 @@ UserIdQuery = Annotated[
     str | None, user_id_query("Whose run; a user token may leave it out (its own).")
 ]
 Label = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^\x00]+$"),
+    str, StringConstraints(min_length=1, max_length=50, pattern=VISIBLE), AfterValidator(trim)
 ]
 MAX_TIME_LIMIT_S = 10 * 366 * 24 * 3600
 
@@ -47,12 +50,14 @@ class QuestStepIn(StrictSchema):
     )
     title: Name
     description: Description = ""
-    order: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] | None = Field(
+    order: (
+        Annotated[int, Field(ge=-1_000_000, le=1_000_000), BeforeValidator(json_integer)] | None
+    ) = Field(
         None, description="Steps run by `order`; defaults to the step's position (1, 2, ...)."
     )
     requirements: list[RequirementIn] = Field(default_factory=list, max_length=50)
     rewards: list[RewardIn] = Field(default_factory=list, max_length=50)
-    is_optional: bool = False
+    is_optional: Bool = False
 
 
 class QuestIn(Schema):
@@ -67,12 +72,12 @@ class QuestIn(Schema):
         max_length=50,
         description="Prerequisites checked at start against the user's all-time values.",
     )
-    time_limit: Annotated[int, Field(ge=1, le=MAX_TIME_LIMIT_S)] | None = Field(
-        None, description="Seconds from each user's start until the run expires."
-    )
+    time_limit: (
+        Annotated[int, Field(ge=1, le=MAX_TIME_LIMIT_S), BeforeValidator(json_integer)] | None
+    ) = Field(None, description="Seconds from each user's start until the run expires.")
     start_date: Instant | None = None
-    end_date: Instant | None = None
-    is_active: bool = True
+    end_date: Instant | None = Field(None, description="After `startDate` (422 otherwise).")
+    is_active: Bool = True
     metadata: JsonObject = Field(default_factory=dict)
 
     @field_validator("steps")

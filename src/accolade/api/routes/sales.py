@@ -6,10 +6,11 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from accolade.api.deps import Privileged, ServicesDep
-from accolade.api.schemas import FiniteFloat, Name, Schema
+from accolade.api.openapi import REPLAYED, errors, returns
+from accolade.api.schemas import EffectsOut, Name, Schema, finite, json_integer
 from accolade.services.sales import sale
 
 router = APIRouter(prefix="/api/sales-reps", tags=["sales"])
@@ -28,10 +29,10 @@ MAX_AMOUNT = 1e12
 
 
 class SaleIn(Schema):
-    amount: Annotated[FiniteFloat, Field(ge=0, le=MAX_AMOUNT)] = Field(
-        description="Revenue of this sale."
+    amount: Annotated[float, Field(ge=0, le=MAX_AMOUNT, strict=True), AfterValidator(finite)] = (
+        Field(description="Revenue of this sale.")
     )
-    signups: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    signups: Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(json_integer)] = 0
     user_name: Name | None = None
     idempotency_key: (
         Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
@@ -51,6 +52,12 @@ class SaleIn(Schema):
         "is in the top 10 or at least 5 places better; `leaderboard:refresh` reaches "
         "`tv-display` at most once a second per metric."
     ),
+    response_model=None,
+    responses={
+        **returns(EffectsOut, 201, "Stored; the sale event's effects"),
+        **returns(EffectsOut, 200, "A repeated `idempotencyKey`: the first answer", REPLAYED),
+        **errors(429),
+    },
 )
 async def record_sale(
     user_id: RepPath, body: SaleIn, services: ServicesDep, caller: Privileged, response: Response

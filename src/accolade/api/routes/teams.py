@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import Field
 
 from accolade.api.deps import Privileged, PublicReader, ServicesDep
+from accolade.api.openapi import returns
 from accolade.api.schemas import Name, Schema, UserIdIn
 from accolade.domain.identity import Role
 from accolade.domain.periods import Period
@@ -40,12 +42,43 @@ class MemberIn(Schema):
     user_name: Name | None = None
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a team (409: id taken)")
+class TeamOut(Schema):
+    team_id: int | str
+    name: str
+    created_at: datetime
+
+
+class MembershipOut(Schema):
+    team_id: int | str
+    user_id: int | str
+    user_name: str
+    joined_at: datetime
+
+
+class TeamDetailOut(TeamOut):
+    members: list[MembershipOut] | None = Field(
+        None, description="With a `user`, `service` or `admin` token only."
+    )
+    member_count: int
+    period: str
+    period_key: str
+    totals: dict[str, float] = Field(description="Each metric summed over the members.")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a team (409: id taken)",
+    response_model=None,
+    responses=returns(TeamDetailOut, 201),
+)
 async def create_team(body: TeamIn, services: ServicesDep, _: Privileged) -> dict[str, Any]:
     return await services.teams.create(body.team_id, body.name)
 
 
-@router.get("", summary="Every team, by name")
+@router.get(
+    "", summary="Every team, by name", response_model=None, responses=returns(list[TeamOut])
+)
 async def list_teams(services: ServicesDep, _: PublicReader) -> list[dict[str, Any]]:
     return await services.teams.list()
 
@@ -58,6 +91,8 @@ async def list_teams(services: ServicesDep, _: PublicReader) -> list[dict[str, A
     "Public (no token while `ACCOLADE_PUBLIC_DISPLAY` is on, or a `display` token, as the TV "
     "reads it): `teamId`, `name`, `createdAt`, `memberCount`, `period`, `periodKey`, `totals`. "
     "The `members` list (user ids and names) needs a `user`, `service` or `admin` token.",
+    response_model=None,
+    responses=returns(TeamDetailOut),
 )
 async def get_team(
     team_id: TeamPath,
@@ -70,7 +105,12 @@ async def get_team(
     return await services.teams.get(_id(team_id), period, with_members=with_members)
 
 
-@router.delete("/{team_id}", summary="Delete a team (its members' values stay theirs)")
+@router.delete(
+    "/{team_id}",
+    summary="Delete a team (its members' values stay theirs)",
+    response_model=None,
+    responses=returns(TeamDetailOut),
+)
 async def delete_team(team_id: TeamPath, services: ServicesDep, _: Privileged) -> dict[str, Any]:
     return await services.teams.delete(_id(team_id))
 
@@ -79,6 +119,11 @@ async def delete_team(team_id: TeamPath, services: ServicesDep, _: Privileged) -
     "/{team_id}/members/{user_id}",
     status_code=status.HTTP_201_CREATED,
     summary="Add a member (201; 200 when already a member); the user is created on first sight",
+    response_model=None,
+    responses={
+        **returns(MembershipOut, 201, "Added"),
+        **returns(MembershipOut, 200, "Already a member"),
+    },
 )
 async def add_member(
     team_id: TeamPath,
@@ -96,7 +141,12 @@ async def add_member(
     return member
 
 
-@router.delete("/{team_id}/members/{user_id}", summary="Remove a member; returns the membership")
+@router.delete(
+    "/{team_id}/members/{user_id}",
+    summary="Remove a member; returns the membership",
+    response_model=None,
+    responses=returns(MembershipOut),
+)
 async def remove_member(
     team_id: TeamPath, user_id: MemberPath, services: ServicesDep, _: Privileged
 ) -> dict[str, Any]:

@@ -5,10 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from accolade.api.deps import Privileged, ServicesDep
-from accolade.api.schemas import FiniteFloat, Schema, ShortText, UserIdIn
+from accolade.api.openapi import errors, returns
+from accolade.api.schemas import (
+    JSON_SAFE_INT,
+    Bool,
+    EffectsOut,
+    Schema,
+    ShortText,
+    UserIdIn,
+    finite,
+    json_integer,
+)
 from accolade.pipeline.commands import EventCommand
 
 router = APIRouter(prefix="/api/training", tags=["training"])
@@ -18,7 +28,7 @@ Chunk = Annotated[str, StringConstraints(max_length=20_000, pattern=r"^[^\x00]*$
 
 class AwardXpIn(Schema):
     user_id: UserIdIn
-    xp_amount: Annotated[int, Field(ge=1, le=1_000_000)]
+    xp_amount: Annotated[int, Field(ge=1, le=1_000_000), BeforeValidator(json_integer)]
     action: ShortText = "manual"
 
 
@@ -28,19 +38,61 @@ class CheckStreakIn(Schema):
 
 class QuizCompleteIn(Schema):
     user_id: UserIdIn
-    quiz_id: Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | ShortText
-    score: Annotated[float, Field(ge=0)]
-    max_score: Annotated[FiniteFloat, Field(gt=0)]
+    quiz_id: (
+        Annotated[int, Field(ge=-JSON_SAFE_INT, le=JSON_SAFE_INT), BeforeValidator(json_integer)]
+        | ShortText
+    )
+    score: Annotated[float, Field(ge=0, strict=True), AfterValidator(finite)]
+    max_score: Annotated[float, Field(gt=0, strict=True), AfterValidator(finite)] = Field(
+        description="More than 0; `score` of `maxScore` (a score at or above it is perfect)."
+    )
+
+
+class AwardXpOut(Schema):
+    success: bool
+    xp_awarded: int
+    total_xp: int = Field(alias="totalXP")
+    level: int
+    previous_level: int
+    leveled_up: bool
+    tier: str
+    effects: EffectsOut
+
+
+class StreakCheckOut(Schema):
+    success: bool
+    current_streak: int
+    best_streak: int
+    last_active_day: str | None
+    effects: EffectsOut
+
+
+class QuizOut(Schema):
+    success: bool
+    xp_awarded: int
+    perfect: bool
+    effects: EffectsOut
+
+
+class RoleplayOut(Schema):
+    success: bool
+    session_id: str
+    events_queued: int
 
 
 class RoleplayIn(Schema):
     user_id: UserIdIn
-    typing: bool = Field(True, description="Send `roleplay:typing` first")
+    typing: Bool = Field(True, description="Send `roleplay:typing` first")
     chunks: list[Chunk] = Field(default_factory=list, max_length=1000)
     response: Chunk | None = Field(None, description="The final message (`roleplay:response`)")
 
 
-@router.post("/gamification/award-xp", summary="Award XP for an action (level-ups celebrate)")
+@router.post(
+    "/gamification/award-xp",
+    summary="Award XP for an action (level-ups celebrate)",
+    response_model=None,
+    responses={**returns(AwardXpOut), **errors(429)},
+)
 async def award_xp(body: AwardXpIn, services: ServicesDep, caller: Privileged) -> dict[str, Any]:
     command = EventCommand(body.user_id, "xp", body.xp_amount, data={"action": body.action})
     await services.anti_cheat.check(command, caller)
@@ -61,6 +113,8 @@ async def award_xp(body: AwardXpIn, services: ServicesDep, caller: Privileged) -
 @router.post(
     "/gamification/check-streak",
     summary="Record today's activity and answer the streak (a milestone each 7 days)",
+    response_model=None,
+    responses=returns(StreakCheckOut),
 )
 async def check_streak(body: CheckStreakIn, services: ServicesDep, _: Privileged) -> dict[str, Any]:
     result = (await services.engine.ingest(EventCommand(body.user_id, "activity"))).body
@@ -75,7 +129,10 @@ async def check_streak(body: CheckStreakIn, services: ServicesDep, _: Privileged
 
 
 @router.post(
-    "/quiz-complete", summary="A finished quiz: XP by score; a perfect score earns a badge"
+    "/quiz-complete",
+    summary="A finished quiz: XP by score; a perfect score earns a badge",
+    response_model=None,
+    responses=returns(QuizOut),
 )
 async def quiz_complete(
     body: QuizCompleteIn, services: ServicesDep, _: Privileged
@@ -97,6 +154,8 @@ async def quiz_complete(
 @router.post(
     "/roleplay/{session_id}/messages",
     summary="Relay typing, chunks and the final response to the user's screens, in order",
+    response_model=None,
+    responses=returns(RoleplayOut),
 )
 async def roleplay_message(
     session_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00]+$")],

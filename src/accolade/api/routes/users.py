@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from accolade.api.deps import CurrentPrincipal, ServicesDep
+from accolade.api.openapi import returns
 from accolade.api.routing import SegmentRoute
 from accolade.api.schemas import UserIn, UserOut
 from accolade.storage.models import User
@@ -32,6 +33,7 @@ def _out(user: User) -> UserOut:
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     summary="Create a user (201), or update the name and time zone of an existing one (200)",
+    responses=returns(UserOut, 200, "An existing user, updated"),
 )
 async def create_user(
     body: UserIn, services: ServicesDep, principal: CurrentPrincipal, response: Response
