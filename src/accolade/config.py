@@ -98,13 +98,16 @@ class Settings(BaseSettings):
         description="Real-time connections (Socket.IO and plain WebSocket) one node holds; "
         "beyond it new ones are refused at the handshake (0: no cap).",
     )
-    # Engine.IO's heartbeat, Node's defaults; whole seconds (the handshake announces them so).
-    # The protocol tests shorten them.
+    # Engine.IO's heartbeat and Socket.IO's connect timeout, Node's defaults; the heartbeat in
+    # whole seconds (the handshake announces them so). The protocol tests shorten them.
     socketio_ping_interval_s: int = Field(
         25, ge=1, description="Seconds between the server's Engine.IO pings."
     )
     socketio_ping_timeout_s: int = Field(
         20, ge=1, description="Seconds a ping may wait for its pong before the connection closes."
+    )
+    socketio_connect_timeout_s: float = Field(
+        45.0, gt=0, description="Seconds a Socket.IO connection has to connect to a namespace."
     )
 
     @field_validator("cors_origins", mode="before")

@@ -4,7 +4,7 @@
 // run against it and against Accolade must get the same answers.
 //
 // Usage: node reference_server.js '{"pingIntervalMs": 25000, "pingTimeoutMs": 20000,
-//                                    "maxHttpBufferSize": 1048576}'
+//                                    "maxHttpBufferSize": 1048576, "connectTimeoutMs": 45000}'
 // Prints {"port": N} once listening on 127.0.0.1 (a free port), then serves until killed.
 //
 // It speaks the slice of Accolade's surface the exchanges use, with no rule behind it:
@@ -28,6 +28,7 @@ const io = new Server(server, {
   pingInterval: options.pingIntervalMs ?? 25000,
   pingTimeout: options.pingTimeoutMs ?? 20000,
   maxHttpBufferSize: options.maxHttpBufferSize ?? 1e6,
+  connectTimeout: options.connectTimeoutMs ?? 45000,
   // Accolade serves every origin on the same port without CORS settings: no CORS headers here.
 });
 

@@ -37,6 +37,8 @@ TIMEOUT_S = 5.0
 MAX_PAYLOAD_BYTES = 1024 * 1024  # Accolade's Engine.IO maxPayload (socketio_server.MAX_FRAME_BYTES)
 DEFAULT_PING_S = (25, 20)  # interval, timeout: Node's defaults and Accolade's
 QUICK_PING_S = 1  # heartbeat tests: Engine.IO announces whole seconds
+DEFAULT_CONNECT_S = 45.0  # Socket.IO's time to connect to a namespace: Node's default
+QUICK_CONNECT_S = 1.0
 REFERENCE_JS = "reference_server.js"
 SID = re.compile(r'"sid":"[^"]+"')
 NORMAL_CLOSE_CODES = (1000, 1005)
@@ -60,7 +62,10 @@ class Peer:
 
 @contextlib.asynccontextmanager
 async def node_reference(
-    ping_interval_s: float, ping_timeout_s: float, max_payload_bytes: int
+    ping_interval_s: float,
+    ping_timeout_s: float,
+    max_payload_bytes: int,
+    connect_timeout_s: float = DEFAULT_CONNECT_S,
 ) -> AsyncIterator[Peer]:
     """The Node Socket.IO 4.8 server (tests/node/reference_server.js) on a free port."""
     node_dir = ensure_node_modules()
@@ -70,6 +75,7 @@ async def node_reference(
         "pingIntervalMs": int(ping_interval_s * 1000),
         "pingTimeoutMs": int(ping_timeout_s * 1000),
         "maxHttpBufferSize": max_payload_bytes,
+        "connectTimeoutMs": int(connect_timeout_s * 1000),
     }
     process = await asyncio.create_subprocess_exec(
         node,
@@ -93,30 +99,35 @@ async def node_reference(
 
 class Servers:
     """The servers of one test module, started on first use and kept until it ends: the Node
-    reference and Accolade (one per fast-path mode), with the default heartbeat or, `quick`, a
-    ping every second and a one-second timeout."""
+    reference and Accolade (one per fast-path mode) in a `profile`: `default` (Node's defaults:
+    a ping every 25 s, a 20 s timeout, 45 s to connect to a namespace), `quick` (a ping every
+    second, a one-second timeout) or `connect` (one second to connect to a namespace)."""
 
     def __init__(self, stack: contextlib.AsyncExitStack, directory: Path) -> None:
         self._stack = stack
         self._directory = directory
-        self._started: dict[tuple[str, bool], Peer] = {}
+        self._started: dict[tuple[str, str], Peer] = {}
 
-    async def pair(self, fast_path: str, *, quick: bool = False) -> tuple[Peer, Peer]:
+    async def pair(self, fast_path: str, profile: str = "default") -> tuple[Peer, Peer]:
         """(Node, Accolade with `ACCOLADE_FAST_PATH=fast_path`)."""
-        return await self._peer("node", quick), await self._peer(fast_path, quick)
+        return await self._peer("node", profile), await self._peer(fast_path, profile)
 
-    async def _peer(self, kind: str, quick: bool) -> Peer:
-        key = (kind, quick)
+    async def _peer(self, kind: str, profile: str) -> Peer:
+        key = (kind, profile)
         if key not in self._started:
-            interval_s, timeout_s = (QUICK_PING_S, QUICK_PING_S) if quick else DEFAULT_PING_S
+            interval_s, timeout_s = (
+                (QUICK_PING_S, QUICK_PING_S) if profile == "quick" else DEFAULT_PING_S
+            )
+            connect_s = QUICK_CONNECT_S if profile == "connect" else DEFAULT_CONNECT_S
             if kind == "node":
-                server = node_reference(interval_s, timeout_s, MAX_PAYLOAD_BYTES)
+                server = node_reference(interval_s, timeout_s, MAX_PAYLOAD_BYTES, connect_s)
             else:
                 server = accolade(
-                    self._directory / f"{kind}-{'quick' if quick else 'default'}.db",
+                    self._directory / f"{kind}-{profile}.db",
                     fast_path=kind,
                     socketio_ping_interval_s=interval_s,
                     socketio_ping_timeout_s=timeout_s,
+                    socketio_connect_timeout_s=connect_s,
                 )
             self._started[key] = await self._stack.enter_async_context(server)
         return self._started[key]

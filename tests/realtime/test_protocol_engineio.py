@@ -54,7 +54,7 @@ async def peers(servers: Servers, fast_path: str) -> tuple[Peer, Peer]:
 @pytest.fixture
 async def quick_peers(servers: Servers, fast_path: str) -> tuple[Peer, Peer]:
     """(Node, Accolade) pinging every second, closing one second after an unanswered ping."""
-    return await servers.pair(fast_path, quick=True)
+    return await servers.pair(fast_path, "quick")
 
 
 async def both(peers: tuple[Peer, Peer], run: Any) -> tuple[Any, Any]:
@@ -212,6 +212,24 @@ async def test_a_close_packet_ends_the_pending_poll_with_a_noop_and_the_session(
     assert ours == node
     assert ours[1:] == [
         HttpAnswer(200, "text/plain; charset=UTF-8", "6"),
+        error(1, "Session ID unknown"),
+    ]
+
+
+async def test_a_second_poll_while_one_waits_closes_the_session(peers: tuple[Peer, Peer]) -> None:
+    async def overlap(peer: Peer) -> list[Any]:
+        sid = await open_polling(peer)
+        first = asyncio.create_task(http(peer, "GET", peer.query(sid)))
+        await asyncio.sleep(0.2)  # the first poll is waiting on the server
+        second = await http(peer, "GET", peer.query(sid))
+        status = second.status if isinstance(second, HttpAnswer) else second
+        return [await first, status, await http(peer, "GET", peer.query(sid))]
+
+    node, ours = await both(peers, overlap)
+    assert ours == node
+    assert ours == [
+        HttpAnswer(200, "text/plain; charset=UTF-8", "1"),
+        400,
         error(1, "Session ID unknown"),
     ]
 

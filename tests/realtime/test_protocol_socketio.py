@@ -28,7 +28,13 @@ import pytest
 from accolade.auth import issue_token
 from accolade.domain.identity import Role
 from tests.conftest import TEST_SECRET
-from tests.realtime.protocol_peers import Peer, Servers, Step, exchange, sentinel
+from tests.realtime.protocol_peers import (
+    Peer,
+    Servers,
+    Step,
+    exchange,
+    sentinel,
+)
 
 JOINED = '42/leaderboard,["joined",{"room":"tv-display"}]'
 CONNECTED = '40/leaderboard,{"sid":"<sid>"}'

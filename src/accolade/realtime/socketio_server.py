@@ -282,11 +282,13 @@ def build_server(
     limits: ClientLimits | None = None,
     ping_interval_s: int = 25,
     ping_timeout_s: int = 20,
+    connect_timeout_s: float = 45.0,
 ) -> socketio.AsyncServer:
     """The Socket.IO server; with `fast_path` on, websocket connections are written to directly
     (`fastpath`), each cut off once more than `write_buffer_bytes` wait unsent for it. `limits`:
     messages a second per connection and connections per node. Engine.IO pings every
-    `ping_interval_s` and closes a connection whose pong is `ping_timeout_s` late."""
+    `ping_interval_s` and closes a connection whose pong is `ping_timeout_s` late, or that has
+    connected to no namespace `connect_timeout_s` after it opened."""
     fast_path = fast_path or FastPath(None, "not requested")
     server = fast_path.socketio_server(
         limits=limits or ClientLimits(),
@@ -297,6 +299,7 @@ def build_server(
         max_http_buffer_size=MAX_FRAME_BYTES,
         ping_interval=ping_interval_s,
         ping_timeout=ping_timeout_s,
+        connect_timeout_s=connect_timeout_s,
         always_connect=True,
         # One connection's requests are handled one after another, in the order sent
         # (`join` then `leave` must not be answered `left` then `joined`).

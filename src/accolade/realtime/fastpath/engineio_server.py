@@ -11,7 +11,8 @@ queue to drain (until the next poll, or for ever) before answering. Here, as Nod
 - a POST over `maxPayload` answers 413 and closes the session; a POST with a packet that is not
   Engine.IO v4, or one a client may not send (a ping), answers `ok` and closes the session;
   packets a client may send but that mean nothing here (open, upgrade, noop) are dropped;
-- an accepted POST answers `ok` (`text/html`), as the protocol document shows it.
+- an accepted POST answers `ok` (`text/html`), as the protocol document shows it;
+- a second poll while one waits closes the session (the waiting one gets CLOSE, this one 400).
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ class EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._polls: set[str] = set()  # sessions with a poll waiting
         drivers: dict[str, Any] = self._async  # type: ignore[has-type]
         self._async = {
             **drivers,
@@ -289,7 +291,19 @@ class EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
                 + [(b"content-length", str(len(kept)).encode())],
             }
             receive = _replay(kept, receive)
-        return await super().handle_request(scope, receive, send)
+        polling = scope["type"] == "http" and method == "GET" and transport == "polling"
+        if not polling or socket is None or not socket.connected or socket.upgraded:
+            return await super().handle_request(scope, receive, send)
+        if sid in self._polls:
+            # Two polls at once: Node closes the session (the first poll gets CLOSE).
+            socket.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
+            await self._close_session(sid, self.reason.TRANSPORT_ERROR)
+            return await _respond(send, 400, "application/json", _answer(BAD_REQUEST)["response"])
+        self._polls.add(sid)
+        try:
+            return await super().handle_request(scope, receive, send)
+        finally:
+            self._polls.discard(sid)
 
     def _client_payload(self, body: bytes) -> list[eio_packet.Packet] | None:
         """The packets of a long-polling POST that are to be handled; None when one of them

@@ -14,7 +14,8 @@ else (`probe` checks that they exist with the signatures overridden):
 - sockets arriving over a fast-path WebSocket become `FastSocket`s from the start;
 - a packet that breaks the protocol closes the connection, as Node's Socket.IO closes it (a type
   a client does not send, binary data outside a binary packet, a second CONNECT to a namespace,
-  anything else to a namespace not connected), a CONNECT to a namespace that does not exist is
+  anything else to a namespace not connected), as is one that connects to no namespace within
+  `connect_timeout_s`; a CONNECT to a namespace that does not exist is
   answered as Node answers it, and Engine.IO is `engineio_server`'s (Node's HTTP answers).
 """
 
@@ -38,6 +39,9 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "__discon
 # The Socket.IO packet types a client sends: CONNECT, DISCONNECT, EVENT, ACK, BINARY_EVENT and
 # BINARY_ACK (CONNECT_ERROR goes from the server only).
 CLIENT_PACKET_TYPES = frozenset("012356")
+# An Engine.IO connection that has connected to no namespace this long after it opened is
+# closed (Node's `connectTimeout`, its default).
+CONNECT_TIMEOUT_S = 45.0
 # A refused (over the cap) Engine.IO connection is closed this long after its `connect_error`,
 # if the client has not closed it itself (official clients do at once).
 REFUSED_CLOSE_AFTER_S = 5.0
@@ -58,11 +62,17 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
     """python-socketio's `AsyncServer` with Accolade's packet checks, limits and fast path."""
 
     def __init__(
-        self, *, limits: ClientLimits | None = None, fast_path: bool = False, **options: Any
+        self,
+        *,
+        limits: ClientLimits | None = None,
+        fast_path: bool = False,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        **options: Any,
     ) -> None:
         super().__init__(**options)
         self.limits = limits or ClientLimits()
         self.fast_path = fast_path
+        self.connect_timeout_s = connect_timeout_s
         self._rates: dict[str, EmitRate] = {}  # eio sid -> its messages this second
         self._admitted: set[str] = set()  # eio sids counted in the connection cap
         self._refused: set[str] = set()  # eio sids beyond the cap
@@ -183,6 +193,19 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_eio_connect(eio_sid, environ)
         if self.fast_path and (socket := self.eio.sockets.get(eio_sid)) is not None:
             expect_websocket(socket, environ)
+        asyncio.get_running_loop().call_later(
+            self.connect_timeout_s, self._close_if_unconnected, eio_sid
+        )
+
+    def _close_if_unconnected(self, eio_sid: str) -> None:
+        if eio_sid not in self.eio.sockets or any(
+            self.manager.sid_from_eio_sid(eio_sid, namespace) is not None
+            for namespace in list(self.manager.get_namespaces())
+        ):
+            return
+        task = asyncio.get_running_loop().create_task(self._close_connection(eio_sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _handle_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
         if (namespace or "/") not in self.namespace_handlers:
@@ -227,10 +250,11 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
             self.limits.connection_closed()
         # A long-polling client that closed leaves a GET waiting for packets that will never
         # come (Engine.IO would hold it, and the server's shutdown, for up to 45 s): end it.
-        # It gets a noop, as Node ends it (a websocket's writer just stops).
+        # It gets a noop, as Node ends it, unless a packet already waits for it (a CLOSE); a
+        # websocket's writer just stops.
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and socket.queue is not None:
-            if not socket.upgraded:
+            if not socket.upgraded and socket.queue.empty():
                 socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
             socket.queue.put_nowait(None)
 
