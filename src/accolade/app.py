@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
 from accolade import __version__, bus, leaderboard
-from accolade.api import errors
+from accolade.api import errors, openapi
 from accolade.api.deps import Services
 from accolade.api.middleware import BodyLimit, RequestMetrics
 from accolade.api.routes import (
@@ -79,7 +79,9 @@ leaderboards, contests, quests and rewards, and celebrates them live.
 
 Authenticate with `Authorization: Bearer <token>`; make a token with
 `accolade token --sub ID --role admin|service|user|display`.
-Every error is `{"error": {"code", "message", "details"}}`.
+Every error is `{"error": {"code", "message", "details"}}` (the `Error` schema); each operation
+lists the statuses it can answer. A method a path does not take is 405 `method_not_allowed` with
+the `Allow` header (and `details.allow`).
 
 Real time: Socket.IO at `/socket.io` (namespaces `/leaderboard`, `/training`, `/`) and plain
 WebSocket at `/leaderboard`, `/training` and `/game-events`.
@@ -266,6 +268,7 @@ def create_app(
         pages.router,
     ):
         app.include_router(router)
+    openapi.install(app, public_display=settings.public_display)
     app.mount("/static", pages.static_files(), name="static")
     app.router.routes.extend(plain.routes())
     # Outermost last: the body limit sees the request first.
