@@ -181,7 +181,7 @@ def create_app(
                 settings=settings,
                 database=database,
                 jwt_secret=secret["jwt"],
-                users=UserService(database),
+                users=UserService(database, leaderboards),
                 achievements=AchievementService(database, broadcaster),
                 notifications=notifications,
                 history=history_store,

@@ -56,7 +56,8 @@ def expected_xp(user_id: str) -> int:
 @dataclass
 class Tally:
     sent: int = 0
-    acknowledged_before_kill: int = 0
+    acknowledged_before_kill: int = 0  # 2xx answers when the kill was sent
+    acknowledged: int = 0  # 2xx answers of the first send (some were on their way at the kill)
     failed_at_kill: int = 0  # no answer (connection refused, reset or cut)
     refused: list[tuple[int, int, str]] = field(default_factory=list)  # non-2xx answers
     retried: int = 0  # retries of unanswered events, then all of them once more
@@ -71,6 +72,7 @@ class Tally:
         refused = f" refused={self.refused[:5]}" if self.refused else ""
         return (
             f"sent={self.sent} acknowledged_before_kill={self.acknowledged_before_kill} "
+            f"acknowledged={self.acknowledged} "
             f"unanswered={self.failed_at_kill} stored_without_answer={self.stored_without_answer} "
             f"retried={self.retried} stored={self.stored} lost={self.lost} "
             f"doubled={self.doubled} celebrations={self.celebrations} "
@@ -225,6 +227,7 @@ async def kill_retry_and_check(
                 victim.kill()
 
         first = await send_burst(lambda i: nodes[i % len(nodes)], kill_at, tally)
+        tally.acknowledged = len(first)
         assert victim.process is not None and victim.process.poll() is not None, (
             f"the burst ended before the kill: {tally}"
         )

@@ -54,6 +54,11 @@ class LeaderboardStore(Protocol):
         """Take rows committed to the database (a no-op when reads go to the database)."""
         ...
 
+    async def forget(self, user_id: int, boards: Sequence[Board]) -> None:
+        """A deleted user (internal id) leaves the copies of these boards (a no-op when reads
+        go to the database, whose rows went with the user)."""
+        ...
+
     async def rebuild(self, board: Board | None = None) -> int:
         """Copy the database's rows again (one board, or all); returns how many rows."""
         ...

@@ -52,19 +52,54 @@ _MAX_ID: int = 10**_ID_DIGITS - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REBUILD_CHUNK = 10_000
 REDIS_TIMEOUT_S = 2.0
+BUILDING_KEYS_KEPT_S = 3600
 
 # KEYS: board set, user->member hash, "copy complete" marker. ARGV: user id, member, score.
 # Returns -1 when the copy is missing (the caller rebuilds), 0 for a stale write (a newer one
-# for this user already arrived: writes after commit may land out of order), 1 when applied.
+# for this user already arrived: writes after commit may land out of order, or the user was
+# deleted: its hash entry is then '', see `_FORGET`), 1 when applied.
 _APPLY = f"""
 if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
 local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old == '' then return 0 end
 if old then
   if string.sub(old, 1, {_US_DIGITS}) < string.sub(ARGV[2], 1, {_US_DIGITS}) then return 0 end
   redis.call('ZREM', KEYS[1], old)
 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+
+# A deleted user leaves the copy: its member goes, and its hash entry becomes '' (internal ids
+# are never reused), so a write of the user committed before the deletion and applied after it
+# cannot bring it back. KEYS: board set, hash. ARGV: user id.
+_FORGET = """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old and old ~= '' then redis.call('ZREM', KEYS[1], old) end
+redis.call('HSET', KEYS[2], ARGV[1], '')
+return 1
+"""
+
+
+# The end of a rebuild. KEYS: board set, hash, marker, generation, built set, built hash. ARGV:
+# the generation this rebuild took, '1' when it built anything. A rebuild another one began
+# after (the generation moved on) read rows that may lack a write made since, and is dropped.
+_COMMIT_REBUILD = """
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then
+  redis.call('DEL', KEYS[5], KEYS[6])
+  return 0
+end
+if ARGV[2] == '1' then
+  redis.call('RENAME', KEYS[5], KEYS[1])
+  redis.call('RENAME', KEYS[6], KEYS[2])
+  redis.call('PERSIST', KEYS[1])  -- the building keys' TTL; a period's own is set next
+  redis.call('PERSIST', KEYS[2])
+else
+  redis.call('DEL', KEYS[1], KEYS[2])
+end
+redis.call('SET', KEYS[3], '1')
 return 1
 """
 
@@ -156,6 +191,8 @@ class RedisLeaderboard:
         self._apply_script = self.client.register_script(_APPLY)
         self._read_script = self.client.register_script(_READ)
         self._places_script = self.client.register_script(_PLACES)
+        self._forget_script = self.client.register_script(_FORGET)
+        self._commit_rebuild_script = self.client.register_script(_COMMIT_REBUILD)
         # Boards whose copy missed a write while Redis was unreachable: rebuilt on next use.
         self._stale: set[Board] = set()
         self._rebuild_locks: dict[Board, asyncio.Lock] = {}
@@ -201,12 +238,18 @@ class RedisLeaderboard:
         pipe.expireat(okkey, at - 60)  # the marker first: a read never finds a half-gone copy
         pipe.expireat(zkey, at)
         pipe.expireat(hkey, at)
+        pipe.expireat(self._generation_key(board), at)
+
+    def _tail(self, board: Board) -> str:
+        # Metric last: period and key hold no colon, so no two boards share a key.
+        return f"{board.period}:{board.period_key}:{board.metric}"
 
     def _keys(self, board: Board) -> tuple[str, str, str]:
-        # Metric last: period and key hold no colon, so no two boards share a key.
-        tail = f"{board.period}:{board.period_key}:{board.metric}"
-        p = self.key_prefix
+        tail, p = self._tail(board), self.key_prefix
         return f"{p}:z:{tail}", f"{p}:h:{tail}", f"{p}:ok:{tail}"
+
+    def _generation_key(self, board: Board) -> str:
+        return f"{self.key_prefix}:gen:{self._tail(board)}"
 
     # --- writes ----------------------------------------------------------------------------------
 
@@ -257,11 +300,17 @@ class RedisLeaderboard:
 
     async def _rebuild(self, board: Board) -> int:
         zkey, hkey, okkey = self._keys(board)
-        # Without the marker, writes from now on ask for a rebuild after this one (which reads
-        # the rows first and may not see them): none is lost in between.
-        await self.client.delete(okkey)
-        async with self.database.transaction() as session:
-            entries = await rows.board_rows(session, board)
+        # Why a generation: two nodes may rebuild one board at once, and the one that read the
+        # rows first may finish last, over a copy that holds a write made in between. Each
+        # rebuild takes the next generation (and drops the marker) before it reads the rows;
+        # only the rebuild holding the newest generation may put its copy in place. A write
+        # that lands while the marker is gone asks for a rebuild of its own, which takes a
+        # newer generation and reads rows after the write's commit: none is lost in between.
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(self._generation_key(board))
+            pipe.delete(okkey)
+            generation = int((await pipe.execute())[0])
+        entries = await self._board_rows(board)
         building = uuid.uuid4().hex  # another node's rebuild writes keys of its own
         ztmp, htmp = f"{zkey}:building:{building}", f"{hkey}:building:{building}"
         for start in range(0, len(entries), REBUILD_CHUNK):
@@ -270,18 +319,42 @@ class RedisLeaderboard:
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.zadd(ztmp, {names[uid]: value for uid, value, _ in chunk})
                 pipe.hset(htmp, mapping={str(uid): name for uid, name in names.items()})
+                pipe.expire(ztmp, BUILDING_KEYS_KEPT_S)  # a node killed mid-rebuild leaves none
+                pipe.expire(htmp, BUILDING_KEYS_KEPT_S)
                 await pipe.execute()
         async with self.client.pipeline(transaction=True) as pipe:
-            if entries:
-                pipe.rename(ztmp, zkey)
-                pipe.rename(htmp, hkey)
-            else:
-                pipe.delete(zkey, hkey)
-            pipe.set(okkey, "1")
+            await self._commit_rebuild_script(
+                keys=[zkey, hkey, okkey, self._generation_key(board), ztmp, htmp],
+                args=[generation, "1" if entries else "0"],
+                client=pipe,
+            )
             self._expire(pipe, board)
             await pipe.execute()
+        # Superseded or not, a rebuild that began after this one's reads the rows later.
         self._stale.discard(board)
         return len(entries)
+
+    async def _board_rows(self, board: Board) -> list[tuple[int, float, datetime]]:
+        async with self.database.transaction() as session:
+            return await rows.board_rows(session, board)
+
+    async def forget(self, user_id: int, boards: Sequence[Board]) -> None:
+        """A deleted user (internal id) leaves these boards' copies now."""
+        if not boards:
+            return
+        try:
+            await self._scope()
+            async with self.client.pipeline(transaction=False) as pipe:
+                for board in boards:
+                    zkey, hkey, _ = self._keys(board)
+                    await self._forget_script(keys=[zkey, hkey], args=[user_id], client=pipe)
+                    self._expire(pipe, board)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("deleted user left in the Redis copy (%s); it will be rebuilt", exc)
+            self._stale.update(boards)
+            with contextlib.suppress(RedisError):
+                await self.client.delete(*{self._keys(board)[2] for board in boards})
 
     # --- reads -----------------------------------------------------------------------------------
 

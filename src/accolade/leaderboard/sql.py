@@ -97,6 +97,9 @@ class SqlLeaderboard:
     async def apply(self, changes: Sequence[EntryChange]) -> None:
         """The rows are already committed: nothing to copy."""
 
+    async def forget(self, user_id: int, boards: Sequence[Board]) -> None:
+        """The user's rows went with it: nothing to remove."""
+
     async def rebuild(self, board: Board | None = None) -> int:
         return 0
 
