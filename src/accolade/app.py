@@ -42,6 +42,7 @@ from accolade.bus.redis import RedisBus
 from accolade.bus.relay import Relay
 from accolade.config import Settings
 from accolade.domain.identity import Principal
+from accolade.pipeline.broadcaster import Broadcaster
 from accolade.pipeline.intake import Engine
 from accolade.pipeline.reactions import ProblemSolved, QuizCompleted
 from accolade.realtime.fastpath import FastPath
@@ -54,7 +55,6 @@ from accolade.realtime.websocket_server import PlainWebSockets
 from accolade.services import instance
 from accolade.services.achievements import AchievementService
 from accolade.services.anti_cheat import AntiCheat, Limits
-from accolade.pipeline.broadcaster import Broadcaster
 from accolade.services.contest_scheduler import ContestScheduler
 from accolade.services.contest_scoring import ContestScoring
 from accolade.services.contests import ContestService, announce_problem_solved
@@ -156,6 +156,9 @@ def create_app(
         write_buffer_bytes=settings.ws_write_buffer_bytes,
         fast_path=fast_path,
         limits=client_limits,
+        ping_interval_s=settings.socketio_ping_interval_s,
+        ping_timeout_s=settings.socketio_ping_timeout_s,
+        connect_timeout_s=settings.socketio_connect_timeout_s,
     )
     plain = PlainWebSockets(
         gateway,

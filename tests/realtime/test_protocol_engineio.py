@@ -25,6 +25,7 @@ import websockets
 
 from tests.realtime.protocol_peers import (
     MAX_PAYLOAD_BYTES,
+    QUICK_PING_S,
     HttpAnswer,
     Peer,
     RawSocket,
@@ -381,3 +382,53 @@ async def test_a_close_packet_closes_the_websocket_as_the_protocol_says_though_n
     node, ours = await both(peers, run)
     assert ours == ["close"]
     assert node == ['40/leaderboard,{"sid":"<sid>"}', "open"]
+
+
+# --- heartbeat ----------------------------------------------------------------------------------
+
+
+async def websocket_heartbeat(peer: Peer) -> list[Any]:
+    """Answer one ping, see the next come, leave it unanswered: the session closes."""
+    seen: list[Any] = []
+    async with RawSocket.open(peer, answer_pings=False) as raw:
+        opened = await raw.handshake()
+        seen.append((opened["pingInterval"], opened["pingTimeout"]))
+        seen.append(await raw.recv(timeout_s=QUICK_PING_S + 3))
+        await raw.send("3")
+        seen.append(await raw.recv(timeout_s=QUICK_PING_S + 3))  # left unanswered
+        seen.append(await raw.recv(timeout_s=QUICK_PING_S + 5))
+    return seen
+
+
+async def polling_heartbeat(peer: Peer) -> list[Any]:
+    """The same over long-polling: each poll brings the ping, a POST carries the pong."""
+    sid = await open_polling(peer)
+    seen: list[Any] = [
+        await http(peer, "GET", peer.query(sid)),
+        await http(peer, "POST", peer.query(sid), "3"),
+        await http(peer, "GET", peer.query(sid)),  # left unanswered
+    ]
+    # The session ends a timeout later: a poll waiting meanwhile is ended (Node: CLOSE, Accolade:
+    # a noop), and the poll after that is refused.
+    for _ in range(3):
+        answer = await http(peer, "GET", peer.query(sid))
+        if isinstance(answer, HttpAnswer) and answer.status == 400:
+            break
+    seen.append(answer)
+    return seen
+
+
+async def test_pings_answered_keep_the_session_and_a_ping_unanswered_closes_it(
+    quick_peers: tuple[Peer, Peer],
+) -> None:
+    async def heartbeat(peer: Peer) -> list[Any]:
+        return list(await asyncio.gather(websocket_heartbeat(peer), polling_heartbeat(peer)))
+
+    node, ours = await both(quick_peers, heartbeat)
+    assert ours == node
+    ping = HttpAnswer(200, "text/plain; charset=UTF-8", "2")
+    ok = HttpAnswer(200, "text/html", "ok")
+    assert ours == [
+        [(1000, 1000), "2", "2", "close"],
+        [ping, ok, ping, error(1, "Session ID unknown")],
+    ]

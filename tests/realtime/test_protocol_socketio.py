@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,8 +30,12 @@ import pytest
 from accolade.auth import issue_token
 from accolade.domain.identity import Role
 from tests.conftest import TEST_SECRET
+from tests.realtime.node_client import ensure_node_modules
 from tests.realtime.protocol_peers import (
+    QUICK_CONNECT_S,
+    SENTINEL_ACK_ID,
     Peer,
+    RawSocket,
     Servers,
     Step,
     exchange,
@@ -230,3 +236,89 @@ async def test_a_malformed_event_answers_validation_error_and_keeps_the_session_
     assert ours[0] == CONNECTED
     assert ours[1].startswith('42/leaderboard,["error",{"code":"validation_error","message":')
     assert ours[2:] == ["open"]
+
+
+async def test_a_connection_that_connects_to_no_namespace_in_time_is_closed(
+    servers: Servers, fast_path: str
+) -> None:
+    """Node's `connectTimeout` (here one second): a session that has connected to no namespace
+    by then is closed; one that has goes on."""
+
+    async def run(peer: Peer) -> list[Any]:
+        async with RawSocket.open(peer) as idle, RawSocket.open(peer) as connected:
+            await idle.handshake()
+            await connected.handshake()
+            await connected.send("40/leaderboard,")
+            answers = [await connected.recv(), await idle.recv(timeout_s=QUICK_CONNECT_S + 5)]
+            for packet in sentinel():  # after the idle one was closed: still answered
+                await connected.send(packet)
+            answers += [await connected.recv(), await connected.recv()]
+        return answers
+
+    node_peer, our_peer = await servers.pair(fast_path, "connect")
+    node, ours = await asyncio.gather(run(node_peer), run(our_peer))
+    assert ours == node
+    assert ours == [CONNECTED, "close", JOINED, f"43/leaderboard,{SENTINEL_ACK_ID}[]"]
+
+
+# --- the official clients as peers --------------------------------------------------------------
+
+
+async def official_clients(peer: Peer, transports: list[str]) -> dict[str, Any]:
+    """tests/node/protocol_peer.js against `peer`: its summary (see the script)."""
+    node_dir = ensure_node_modules()
+    node = shutil.which("node")
+    assert node is not None  # ensure_node_modules checked it
+    script = {"url": peer.url, "transports": transports, "pings": 2}
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(node_dir / "protocol_peer.js"),
+        json.dumps(script),
+        cwd=node_dir,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), 30)
+    summary: dict[str, Any] = json.loads(stdout)
+    assert process.returncode == 0, f"{peer.name}: {summary}"
+    return summary
+
+
+@pytest.mark.parametrize(
+    "transports",
+    [
+        pytest.param(["polling", "websocket"], id="polling-then-upgrade"),
+        pytest.param(["websocket"], id="websocket"),
+        pytest.param(["polling"], id="polling"),
+    ],
+)
+async def test_the_official_engineio_and_socketio_clients_see_what_they_see_with_node(
+    servers: Servers, fast_path: str, transports: list[str]
+) -> None:
+    """engine.io-client: CONNECT, a binary event and an event with acks, the upgrade, two
+    heartbeats (a ping every second: one late ping and the client gives up); socket.io-client:
+    acknowledged and binary emits, and `connect_error` for a namespace that does not exist."""
+    node_peer, our_peer = await servers.pair(fast_path, "quick")
+    node, ours = await asyncio.gather(
+        official_clients(node_peer, transports), official_clients(our_peer, transports)
+    )
+    assert ours == node
+    joined = '2/leaderboard,["joined",{"room":"tv-display"}]'
+    assert ours["engine"] == {
+        "opened": transports[0],
+        "upgradedTo": "websocket" if len(transports) == 2 else None,
+        "received": [
+            '0/leaderboard,{"sid":"<sid>"}',
+            joined,
+            "3/leaderboard,1[]",
+            joined,
+            "3/leaderboard,2[]",
+        ],
+        "pings": 2,
+        "closed": "forced close",
+    }
+    assert ours["socket"] == {
+        "ack": None,
+        "binaryAck": None,
+        "joined": [{"room": "tv-display"}, {"room": "tv-display"}],
+        "invalidNamespace": "Invalid namespace",
+    }

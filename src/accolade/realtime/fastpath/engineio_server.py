@@ -18,6 +18,7 @@ queue to drain (until the next poll, or for ever) before answering. Here, as Nod
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -142,15 +143,17 @@ async def _refuse_websocket(send: Send, message: str) -> None:
     await send({"type": "websocket.http.response.body", "body": message.encode()})
 
 
-async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type.encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def _environ(scope: dict[str, Any]) -> dict[str, Any]:
+    """The WSGI-style keys python-engineio's origin and CORS checks read, from an ASGI scope."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope.get("method", "GET"),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+    }
+    for name, value in scope.get("headers", []):
+        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        text = value.decode("latin-1")
+        environ[key] = f"{environ[key]},{text}" if key in environ else text
+    return environ
 
 
 def _content_length(scope: dict[str, Any]) -> int:
@@ -261,6 +264,10 @@ class EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         scope, receive, send = args
+        environ = _environ(scope)
+        if self._origin_refused(environ):  # python-engineio refuses it (`FORBIDDEN`)
+            return await super().handle_request(scope, receive, send)
+        respond = functools.partial(self._respond, environ, send)
         query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("utf-8", "replace"))
         transport = query.get("transport", [None])[0]
         sid = query.get("sid", [None])[0]
@@ -274,12 +281,12 @@ class EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
         if method == "POST" and socket is not None and socket.connected and not socket.upgraded:
             if _content_length(scope) > self.max_http_buffer_size:
                 await self._close_session(sid, self.reason.TRANSPORT_ERROR)
-                return await _respond(send, 413, "text/plain", b"")
+                return await respond(413, "text/plain", b"")
             body = await _read_body(receive, self.max_http_buffer_size)
             packets = self._client_payload(body)
             if packets is None:
                 await self._close_session(sid, self.reason.TRANSPORT_ERROR)
-                return await _respond(send, 200, "text/html", b"ok")
+                return await respond(200, "text/html", b"ok")
             kept = eio_payload.Payload(packets=packets).encode().encode()
             scope = {
                 **scope,
@@ -298,7 +305,7 @@ class EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
             # Two polls at once: Node closes the session (the first poll gets CLOSE).
             socket.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
             await self._close_session(sid, self.reason.TRANSPORT_ERROR)
-            return await _respond(send, 400, "application/json", _answer(BAD_REQUEST)["response"])
+            return await respond(400, "application/json", _answer(BAD_REQUEST)["response"])
         self._polls.add(sid)
         try:
             return await super().handle_request(scope, receive, send)
@@ -328,11 +335,30 @@ class EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
             return
         answer = _answer(code)
         status = int(answer["status"].split()[0])
-        await _respond(send, status, "application/json", answer["response"])
+        await self._respond(_environ(scope), send, status, "application/json", answer["response"])
+
+    def _origin_refused(self, environ: dict[str, Any]) -> bool:
+        """Would python-engineio refuse this request's `Origin`?"""
+        origin = environ.get("HTTP_ORIGIN")
+        if self.cors_allowed_origins == [] or not origin:
+            return False
+        allowed = self._cors_allowed_origins(environ)
+        return allowed is not None and origin not in allowed
+
+    async def _respond(
+        self, environ: dict[str, Any], send: Send, status: int, content_type: str, body: bytes
+    ) -> None:
+        """An HTTP answer of our own, with the CORS headers python-engineio adds to its own."""
+        headers = [(b"content-type", content_type.encode())] + [
+            (name.lower().encode(), value.encode()) for name, value in self._cors_headers(environ)
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _close_session(self, sid: str, reason: Any) -> None:
         socket = self.sockets.get(sid)
         if socket is not None:
+            log.info("closing Engine.IO session %s: a request out of protocol", sid)
             await socket.close(wait=False, abort=True, reason=reason)
             self.sockets.pop(sid, None)
 
