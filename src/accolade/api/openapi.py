@@ -39,7 +39,7 @@ ERROR_STATUSES: dict[int, str] = {
     "(`details.maxBytes`).",
     422: "`validation_error`: the request breaks a rule of its schema or one stated in a "
     "description; `details` lists `{field, message}`, the field as the client names it "
-    "(`requirements.0.operator`).",
+    "(`requirements.0.operator`). No text anywhere, free-form JSON included, may hold U+0000.",
     429: "`rate_limited`: too many events a second from this user's own token; retry after "
     "`Retry-After` seconds.",
     503: "`unavailable`: the database could not be reached or the connection broke mid-request; "

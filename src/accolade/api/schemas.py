@@ -159,6 +159,12 @@ UserIdIn = Annotated[
 RowId = Annotated[int, Field(ge=1, le=INT32_MAX), BeforeValidator(json_integer)]
 
 
+# Where a user token acts for itself by default (`deps.acting_user`).
+OWN_USER_OR_NAMED = (
+    "a user token may leave it out (its own); an admin or service token must name it (422)."
+)
+
+
 def user_id_query(description: str | None = None) -> Any:
     """The `?userId=` query parameter as every endpoint takes it (a string: ids are compared as
     text, `123` and `"123"` name the same user)."""

@@ -36,7 +36,11 @@ class EventIn(Schema):
     type: MetricName = Field(
         description="xp, activity, login, sale, quiz.completed, problem.solved, or a custom metric"
     )
-    value: FiniteFloat | None = None
+    value: FiniteFloat | None = Field(
+        None,
+        description="A negative value is refused (422) while `ACCOLADE_ANTI_CHEAT` is on (the "
+        "default).",
+    )
     occurred_at: Instant | None = Field(None, description="Defaults to now; may be past.")
     idempotency_key: IdempotencyKey | None = None
     data: JsonObject | None = None

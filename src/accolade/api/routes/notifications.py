@@ -10,16 +10,18 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
+from pydantic import Field
 
 from accolade.api.deps import Reader, ServicesDep, acting_user
-from accolade.api.schemas import Schema, UserIdIn, user_id_query
+from accolade.api.schemas import OWN_USER_OR_NAMED, Schema, UserIdIn, user_id_query
 from accolade.services.notifications import NotificationView
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
 NotificationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The notification's id.")]
 UserIdQuery = Annotated[
-    str | None, user_id_query("Whose notifications; a user token may leave it out (its own).")
+    str | None,
+    user_id_query(f"Whose notifications: {OWN_USER_OR_NAMED}"),
 ]
 
 
@@ -35,7 +37,9 @@ class NotificationOut(Schema):
 
 
 class ReadAllIn(Schema):
-    user_id: UserIdIn | None = None
+    user_id: UserIdIn | None = Field(
+        None, description="Whose: required with an admin or service token (422 otherwise)."
+    )
 
 
 class ReadAllOut(Schema):

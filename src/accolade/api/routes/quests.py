@@ -12,6 +12,7 @@ from pydantic_core.core_schema import ValidationInfo
 from accolade.api.deps import Privileged, Reader, ServicesDep, acting_user
 from accolade.api.schemas import (
     INT32_MAX,
+    OWN_USER_OR_NAMED,
     VISIBLE,
     Bool,
     Description,
@@ -36,7 +37,8 @@ QuestId = Annotated[int, Path(ge=1, le=INT32_MAX, description="The quest's id.")
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 StepIdPath = Annotated[str, Path(pattern=STEP_ID_PATTERN, description="The step's id.")]
 UserIdQuery = Annotated[
-    str | None, user_id_query("Whose run; a user token may leave it out (its own).")
+    str | None,
+    user_id_query(f"Whose run: {OWN_USER_OR_NAMED}"),
 ]
 Label = Annotated[
     str, StringConstraints(min_length=1, max_length=50, pattern=VISIBLE), AfterValidator(trim)
@@ -65,7 +67,12 @@ class QuestIn(Schema):
     description: Description = ""
     type: Label = Field("STANDARD", description="Free text, e.g. DAILY, WEEKLY, STORY.")
     difficulty: Label = Field("MEDIUM", description="Free text, e.g. EASY, MEDIUM, HARD.")
-    steps: list[QuestStepIn] = Field(min_length=1, max_length=100)
+    steps: list[QuestStepIn] = Field(
+        min_length=1,
+        max_length=100,
+        description="Step ids and orders are unique, and at least one step is not optional "
+        "(422 otherwise).",
+    )
     rewards: list[RewardIn] = Field(default_factory=list, max_length=50)
     requirements: list[RequirementIn] = Field(
         default_factory=list,

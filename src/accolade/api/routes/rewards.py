@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from accolade.api.deps import Admin, Reader, ServicesDep, acting_user
-from accolade.api.schemas import Schema, user_id_query
+from accolade.api.schemas import OWN_USER_OR_NAMED, Schema, user_id_query
 from accolade.domain.rewards import RewardStatus
 from accolade.services.rewards import RewardView
 
@@ -22,7 +22,8 @@ DistributionId = Annotated[
     int, Path(ge=1, le=2**63 - 1, description="The reward distribution's id.")
 ]
 UserIdQuery = Annotated[
-    str | None, user_id_query("Whose rewards; a user token may leave it out (its own).")
+    str | None,
+    user_id_query(f"Whose rewards: {OWN_USER_OR_NAMED}"),
 ]
 
 
