@@ -318,6 +318,38 @@ async def test_root_delivers_own_notification_without_joining(live: LiveServer) 
     assert notification["title"] == f"🏅 {achievement['name']} Badge Earned!"
 
 
+async def test_root_delivers_own_rank_change_as_player_rank_change(live: LiveServer) -> None:
+    async with SioClient(live, "/", token(USER_ID)) as client:
+        await sync(client)
+        async with live.http(bearer()) as http:
+            response = await http.post(f"/api/sales-reps/{USER_ID}/sales", json={"amount": 1200})
+            assert response.status_code in (200, 201), response.text
+        change = await client.inbox.expect("player:rank-change")
+    assert change["userId"] == USER_ID
+    assert change["newRank"] == 1 and change["metric"] == "revenue"
+
+
+async def test_training_join_user_receives_quest_progress(live: LiveServer) -> None:
+    quest = {
+        "title": "Tutorial",
+        "description": "Learn the ropes",
+        "type": "ONBOARDING",
+        "difficulty": "EASY",
+        "steps": [{"id": "intro", "title": "Read the intro"}],
+    }
+    async with SioClient(live, "/training", token(USER_ID)) as client:
+        await client.join("user", USER_ID)
+        async with live.http(bearer()) as http:
+            created = await http.post("/api/quests", json=quest)
+            assert created.status_code == 201, created.text
+            quest_id = created.json()["id"]
+            started = await http.post(f"/api/quests/{quest_id}/start", json={"userId": USER_ID})
+            assert started.status_code in (200, 201), started.text
+        progress = await client.inbox.expect("quest:progress")
+    assert progress["questId"] == quest_id and progress["status"] == "IN_PROGRESS"
+    assert progress["title"] == "Tutorial"
+
+
 async def test_root_does_not_deliver_other_users_events(live: LiveServer) -> None:
     async with SioClient(live, "/", token(USER_ID)) as client:
         await sync(client)

@@ -15,16 +15,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import celebrations as rules
+from accolade.domain import notices, rooms
 from accolade.domain.celebrations import Celebration, ContestPlacement
 from accolade.domain.wire import iso, now_iso
 from accolade.storage.models import CelebrationRecord, Notification, User, utcnow
 from accolade.storage.outbox import add_room_event
-
-TV_ROOM = "tv-display"
-
-
-def user_room(user_id: object) -> str:
-    return f"user:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +69,12 @@ class Broadcaster:
         session.add(notification)
         await session.flush()  # its id goes out with it: `notification:read {id}` needs it
         if not quiet:
-            add_room_event(session, TV_ROOM, "achievement:celebration", payload)
-        add_room_event(session, user_room(user.external_id), "achievement:earned", payload)
+            add_room_event(session, rooms.TV_DISPLAY, notices.ACHIEVEMENT_CELEBRATION, payload)
+        add_room_event(session, rooms.user(user.external_id), notices.ACHIEVEMENT_EARNED, payload)
         add_room_event(
             session,
-            user_room(user.external_id),
-            "notification",
+            rooms.user(user.external_id),
+            notices.NOTIFICATION,
             {
                 **payload,
                 "id": notification.id,
@@ -113,7 +108,7 @@ class Broadcaster:
             user.external_id, _display_name(user), badge_name, badge_description, icon, rarity
         )
         payload = await self.celebrate(session, user, celebration, quiet=quiet)
-        add_room_event(session, user_room(user.external_id), "achievement:unlocked", payload)
+        add_room_event(session, rooms.user(user.external_id), notices.ACHIEVEMENT_UNLOCKED, payload)
         return Celebrated([payload])
 
     async def training_milestone(
@@ -159,8 +154,10 @@ class Broadcaster:
             "value": value,
             "timestamp": now_iso(),
         }
-        add_room_event(session, user_room(user.external_id), "rankings:update", update)
-        add_room_event(session, TV_ROOM, "rankings:update", update)
+        add_room_event(session, rooms.user(user.external_id), notices.RANKINGS_UPDATE, update)
+        add_room_event(session, rooms.TV_DISPLAY, notices.RANKINGS_UPDATE, update)
+        # Seed 003's clients hear of their own rank in their words, on `/`.
+        add_room_event(session, rooms.user(user.external_id), notices.PLAYER_RANK_CHANGE, update)
         celebration = rules.rank_change(
             user.external_id, _display_name(user), previous_rank, new_rank, metric
         )

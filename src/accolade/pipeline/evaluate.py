@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accolade.domain import notices, rooms
 from accolade.domain.events import GAUGES
 from accolade.domain.requirements import (
     TOLERANCE,
@@ -25,7 +26,7 @@ from accolade.domain.wire import iso
 from accolade.pipeline import rules as rules_module
 from accolade.pipeline.apply import UserState
 from accolade.pipeline.award import Awarded, award
-from accolade.pipeline.broadcaster import Broadcaster, user_room
+from accolade.pipeline.broadcaster import Broadcaster
 from accolade.storage import metrics
 from accolade.storage.models import User, UserAchievement, UserStats, utcnow
 from accolade.storage.outbox import add_room_event
@@ -160,8 +161,8 @@ class Evaluator:
             nearest = sorted(bars, key=lambda b: -b[0].fraction)[:PROGRESS_BARS_MAX]
             add_room_event(
                 session,
-                user_room(user.external_id),
-                "progress:update",
+                rooms.user(user.external_id),
+                notices.PROGRESS_UPDATE,
                 {
                     "userId": user.external_id,
                     "achievements": [

@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accolade.domain import levels, streaks
+from accolade.domain import levels, notices, rooms, streaks
 from accolade.domain.wire import iso
-from accolade.pipeline.broadcaster import user_room
 from accolade.storage.models import User, UserStats, utcnow
 from accolade.storage.outbox import add_room_event
 
@@ -32,12 +31,12 @@ def gain_xp(
     stats.updated_at = utcnow()
     tier = levels.tier_for_level(stats.level)
     name = user.user_name or str(user.external_id)
-    room = user_room(user.external_id)
+    room = rooms.user(user.external_id)
     now = iso(utcnow())
     add_room_event(
         session,
         room,
-        "xp:gained",
+        notices.XP_GAINED,
         {
             "userId": user.external_id,
             "userName": name,
@@ -57,13 +56,13 @@ def gain_xp(
             "totalXP": stats.xp,
             "timestamp": now,
         }
-        add_room_event(session, room, "level:up", level_up)
-        add_room_event(session, room, "player:level-up", level_up)
+        add_room_event(session, room, notices.LEVEL_UP, level_up)
+        add_room_event(session, room, notices.PLAYER_LEVEL_UP, level_up)
     if tier > old_tier:
         add_room_event(
             session,
             room,
-            "player:tier-upgrade",
+            notices.PLAYER_TIER_UPGRADE,
             {
                 "userId": user.external_id,
                 "userName": name,
@@ -105,8 +104,8 @@ def record_day(
     if update.changed:
         add_room_event(
             session,
-            user_room(user.external_id),
-            "streak:update",
+            rooms.user(user.external_id),
+            notices.STREAK_UPDATE,
             {
                 "userId": user.external_id,
                 "userName": user.user_name or str(user.external_id),

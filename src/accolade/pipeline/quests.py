@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accolade.domain import notices, rooms
 from accolade.domain import quests as rules
 from accolade.domain.achievements import Requirement
 from accolade.domain.celebrations import quest_complete
@@ -25,7 +26,7 @@ from accolade.domain.identity import UserId
 from accolade.domain.quests import QuestStatus, Step
 from accolade.domain.requirements import all_hold, value_key
 from accolade.domain.wire import iso
-from accolade.pipeline.broadcaster import Broadcaster, user_room
+from accolade.pipeline.broadcaster import Broadcaster
 from accolade.pipeline.rules import requirement_of
 from accolade.storage import metrics
 from accolade.storage import quests as repo
@@ -374,8 +375,8 @@ class QuestProgressor:
         """Queue `quest:progress` for the user's screens (`/game-events` carries it)."""
         add_room_event(
             session,
-            user_room(user.external_id),
-            "quest:progress",
+            rooms.user(user.external_id),
+            notices.QUEST_PROGRESS,
             {
                 **ProgressView.of(quest, row, user.external_id, now).as_json(),
                 "title": quest.title,

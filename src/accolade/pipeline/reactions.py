@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accolade.domain import celebrations
+from accolade.domain import celebrations, notices, rooms
 from accolade.domain.wire import iso
 from accolade.pipeline import rules as rules_module
 from accolade.pipeline.award import award
-from accolade.pipeline.broadcaster import Broadcaster, user_room
+from accolade.pipeline.broadcaster import Broadcaster
 from accolade.pipeline.commands import Applied
 from accolade.pipeline.evaluate import unlocked
 from accolade.storage import achievements as achievements_repo
@@ -39,8 +39,8 @@ class QuizCompleted:
         user = event.user
         add_room_event(
             session,
-            user_room(user.external_id),
-            "quiz:completed",
+            rooms.user(user.external_id),
+            notices.QUIZ_COMPLETED,
             {
                 "userId": user.external_id,
                 "quizId": data.get("quizId"),

@@ -1,54 +1,17 @@
-"""Which events each namespace carries (the contract's "Real time" section), and room names."""
+"""Which events each namespace delivers: the table of `domain.notices`, by namespace."""
 
 from __future__ import annotations
 
 from accolade.bus.messages import RoomMessage
+from accolade.domain import notices, rooms
 
-LEADERBOARD = "/leaderboard"
-TRAINING = "/training"
-ROOT = "/"
-GAME_EVENTS = "/game-events"  # plain WebSocket only: everything addressed to the token's user
+# The namespace names, and what each carries, are the notices' own (`domain.notices`).
+LEADERBOARD = notices.LEADERBOARD
+TRAINING = notices.TRAINING
+ROOT = notices.ROOT
+GAME_EVENTS = notices.GAME_EVENTS
 
-EVENTS: dict[str, frozenset[str]] = {
-    LEADERBOARD: frozenset(
-        {
-            "achievement:celebration",
-            "achievement:earned",
-            "rankings:update",
-            "leaderboard:refresh",
-            "contest:entry",
-            "contest:update",
-            "contest:status",
-            "contest:ended",
-        }
-    ),
-    TRAINING: frozenset(
-        {
-            "xp:gained",
-            "level:up",
-            "streak:update",
-            "quiz:completed",
-            "progress:update",
-            "achievement:unlocked",
-            "roleplay:typing",
-            "roleplay:chunk",
-            "roleplay:response",
-        }
-    ),
-    ROOT: frozenset(
-        {
-            "player:level-up",
-            "player:tier-upgrade",
-            "player:rank-change",
-            "achievement:earned",
-            "contest:status-changed",
-            "contest:ended",
-            "leaderboard:update",
-            "problem:solved",
-            "notification",
-        }
-    ),
-}
+EVENTS: dict[str, frozenset[str]] = {ns: notices.carried_by(ns) for ns in notices.NAMESPACES}
 
 
 def carries(namespace: str, message: RoomMessage) -> bool:
@@ -56,5 +19,5 @@ def carries(namespace: str, message: RoomMessage) -> bool:
     if message.namespace is not None:
         return message.namespace == namespace
     if namespace == GAME_EVENTS:
-        return message.room.startswith("user:")
+        return rooms.is_user_room(message.room)
     return message.event in EVENTS.get(namespace, frozenset())

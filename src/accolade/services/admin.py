@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from accolade.domain import notices
 from accolade.storage.database import Database
 from accolade.storage.outbox import add_room_event
 
@@ -19,8 +20,9 @@ class AdminService:
         """Queue `repeat` copies of `event` for `room` on `namespace`, each with `seq` (1..repeat)
         and `sentAt` (ms since the epoch) added to `data`; returns how many were queued."""
         sent_at_ms = int(time.time() * 1000)
+        notice = notices.custom(event, namespace)
         async with self.database.transaction() as session:
             for seq in range(1, repeat + 1):
                 payload = {**data, "seq": seq, "sentAt": sent_at_ms}
-                add_room_event(session, room, event, payload, namespace=namespace)
+                add_room_event(session, room, notice, payload, namespace=namespace)
         return repeat

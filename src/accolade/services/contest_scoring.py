@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accolade.domain import notices, rooms
 from accolade.domain.contests import ContestStatus, in_window
 from accolade.domain.wire import iso
 from accolade.storage import commit
@@ -52,10 +53,6 @@ _HELD_INFO = "accolade.contests.held"  # session.info: updates held back, owed a
 UPDATE_INTERVAL_S = 1.0
 
 log = logging.getLogger("accolade.contests")
-
-
-def contest_room(contest_id: object) -> str:
-    return f"contest:{contest_id}"
 
 
 def display_name(user: User) -> str:
@@ -244,9 +241,9 @@ class UpdateThrottle:
 
 def add_update(session: AsyncSession, contest_id: int, update: dict[str, Any]) -> None:
     """A standings update, in each namespace's words."""
-    room = contest_room(contest_id)
-    add_room_event(session, room, "contest:update", update)
-    add_room_event(session, room, "leaderboard:update", update)  # seed 003's `/`
+    room = rooms.contest(contest_id)
+    add_room_event(session, room, notices.CONTEST_UPDATE, update)
+    add_room_event(session, room, notices.LEADERBOARD_UPDATE, update)  # seed 003's `/`
 
 
 # --- scoring: the engine's metric listener -------------------------------------------------------

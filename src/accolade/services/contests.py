@@ -19,18 +19,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accolade.domain import notices, rooms
 from accolade.domain.contests import PODIUM, ContestStatus, podium, transition_refusal
 from accolade.domain.errors import Conflict, InvalidInput, NotFound
-from accolade.domain.identity import UserId, user_key
+from accolade.domain.identity import UserId
 from accolade.domain.wire import iso
-from accolade.pipeline.broadcaster import TV_ROOM, Broadcaster
+from accolade.pipeline.broadcaster import Broadcaster
 from accolade.services.contest_scoring import (
     CountingContests,
     UpdateThrottle,
     add_update,
     board,
     bump_version,
-    contest_room,
     display_name,
 )
 from accolade.storage import commit
@@ -44,10 +44,6 @@ MAX_LIMIT = 1000
 MAX_ROOM_ID_CHARS = 255
 # Rounds of a scheduler pass (a contest due to start and to end takes two).
 MAX_PASSES = 10
-
-
-def problem_room(problem_id: int | str) -> str:
-    return f"problem:{user_key(problem_id)}"
 
 
 # --- views -------------------------------------------------------------------------------------
@@ -122,7 +118,7 @@ async def announce_status(
     session: AsyncSession, contest: Contest, previous: ContestStatus, now: datetime
 ) -> None:
     """The status change, in each namespace's words; `contest:ended` with the final standings."""
-    room = contest_room(contest.id)
+    room = rooms.contest(contest.id)
     status = {
         "contestId": contest.id,
         "name": contest.name,
@@ -133,14 +129,14 @@ async def announce_status(
         "endedAt": iso(contest.ended_at),
         "timestamp": iso(now),
     }
-    add_room_event(session, room, "contest:status", status)
+    add_room_event(session, room, notices.CONTEST_STATUS, status)
     # The TV follows the live contest from `tv-display` alone (no poll needed to see it start).
-    add_room_event(session, TV_ROOM, "contest:status", status)
+    add_room_event(session, rooms.TV_DISPLAY, notices.CONTEST_STATUS, status)
     # Seed 003's onContestStatusChanged(io, contestId, 'DRAFT', 'LIVE').
     add_room_event(
         session,
         room,
-        "contest:status-changed",
+        notices.CONTEST_STATUS_CHANGED,
         {**status, "oldStatus": previous.value, "newStatus": contest.status},
     )
     if contest.status == ContestStatus.ENDED.value:
@@ -152,8 +148,8 @@ async def announce_status(
             "leaderboard": await board(session, contest.id),
             "timestamp": iso(now),
         }
-        add_room_event(session, room, "contest:ended", ended)
-        add_room_event(session, TV_ROOM, "contest:ended", ended)
+        add_room_event(session, room, notices.CONTEST_ENDED, ended)
+        add_room_event(session, rooms.TV_DISPLAY, notices.CONTEST_ENDED, ended)
     await bump_version(session)
 
 
@@ -170,8 +166,8 @@ def announce_problem_solved(
         return
     add_room_event(
         session,
-        problem_room(problem_id),
-        "problem:solved",
+        rooms.problem(problem_id),
+        notices.PROBLEM_SOLVED,
         {
             "userId": user.external_id,
             "userName": display_name(user),
@@ -327,8 +323,8 @@ class ContestService:
                 counts = await repo.entrant_counts(session, [contest.id])
                 add_room_event(
                     session,
-                    contest_room(contest.id),
-                    "contest:entry",
+                    rooms.contest(contest.id),
+                    notices.CONTEST_ENTRY,
                     {
                         "contestId": contest.id,
                         "name": contest.name,

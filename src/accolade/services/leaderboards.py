@@ -33,13 +33,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from accolade.domain import notices, rooms
 from accolade.domain.boards import Board, EntryChange, Standing
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
 from accolade.domain.periods import PERIODS, Period, check_key, period_key, period_keys
 from accolade.domain.wire import iso
 from accolade.leaderboard.base import LeaderboardStore
-from accolade.pipeline.broadcaster import TV_ROOM, Broadcaster
+from accolade.pipeline.broadcaster import Broadcaster
 from accolade.pipeline.commands import MetricMove
 from accolade.storage import commit
 from accolade.storage import leaderboards as rows
@@ -461,8 +462,8 @@ class LeaderboardService:
             pending.claimed[board] = now + timedelta(seconds=self.refresh_interval_s)
             add_room_event(
                 session,
-                TV_ROOM,
-                "leaderboard:refresh",
+                rooms.TV_DISPLAY,
+                notices.LEADERBOARD_REFRESH,
                 {"metric": board, "periodKeys": dict(keys), "timestamp": iso(now)},
             )
         # Marked once per transaction: its later events find the mark already written.
@@ -482,8 +483,8 @@ class LeaderboardService:
             for board in due:
                 add_room_event(
                     session,
-                    TV_ROOM,
-                    "leaderboard:refresh",
+                    rooms.TV_DISPLAY,
+                    notices.LEADERBOARD_REFRESH,
                     {"metric": board, "periodKeys": period_keys(now), "timestamp": iso(now)},
                 )
         for board in due:  # committed: this node holds their next slot

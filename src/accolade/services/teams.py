@@ -17,10 +17,6 @@ from accolade.storage.database import Database
 from accolade.storage.models import Team, User, utcnow
 
 
-def team_room(team_id: int | str) -> str:
-    return f"team:{user_key(team_id)}"
-
-
 def _member(team: Team, user: User, joined_at: datetime) -> dict[str, Any]:
     return {
         "teamId": team.external_id,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from accolade.domain import notices, rooms
 from accolade.domain.identity import UserId
 from accolade.domain.wire import now_iso
-from accolade.pipeline.broadcaster import user_room
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
 from accolade.storage.outbox import add_room_event
@@ -27,20 +27,23 @@ class TrainingService:
         transaction, so their ids are consecutive and the screen sees them in order)."""
         async with self.database.transaction() as session:
             user, _ = await users_repo.ensure(session, user_id)
-            room = user_room(user.external_id)
+            room = rooms.user(user.external_id)
             base = {"userId": user.external_id, "sessionId": session_id}
             now = now_iso()
             count = 0
             if typing:
                 add_room_event(
-                    session, room, "roleplay:typing", {**base, "typing": True, "timestamp": now}
+                    session,
+                    room,
+                    notices.ROLEPLAY_TYPING,
+                    {**base, "typing": True, "timestamp": now},
                 )
                 count += 1
             for index, text in enumerate(chunks):
                 add_room_event(
                     session,
                     room,
-                    "roleplay:chunk",
+                    notices.ROLEPLAY_CHUNK,
                     {**base, "index": index, "text": text, "timestamp": now},
                 )
                 count += 1
@@ -48,7 +51,7 @@ class TrainingService:
                 add_room_event(
                     session,
                     room,
-                    "roleplay:response",
+                    notices.ROLEPLAY_RESPONSE,
                     {**base, "message": response, "timestamp": now},
                 )
                 count += 1

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accolade.domain.notices import Notice
 from accolade.storage.models import RoomEvent, utcnow
 
 # session.info key: the room events a transaction has queued, in order.
@@ -36,16 +37,18 @@ class Written:
 def add_room_event(
     session: AsyncSession,
     room: str,
-    event: str,
+    notice: Notice,
     payload: dict[str, Any],
     *,
     namespace: str | None = None,
 ) -> None:
-    """Queue `event` for `room`; it is numbered and published by the relay after the commit."""
+    """Queue `notice` for `room`; it is numbered and published by the relay after the commit.
+    `namespace` sends it on that namespace alone instead of the notice's own."""
+    assert not notice.missing(payload), f"{notice.name} lacks {sorted(notice.missing(payload))}"
     session.info.setdefault(OUTBOX, []).append(
         {
             "room": room,
-            "event": event,
+            "event": notice.name,
             "payload": payload,
             "namespace": namespace,
             "created_at": utcnow(),
