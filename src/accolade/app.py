@@ -45,6 +45,7 @@ from accolade.domain.identity import Principal
 from accolade.pipeline.broadcaster import Broadcaster
 from accolade.pipeline.intake import Engine
 from accolade.pipeline.reactions import ProblemSolved, QuizCompleted
+from accolade.realtime import access
 from accolade.realtime.fastpath import FastPath
 from accolade.realtime.gateway import Gateway
 from accolade.realtime.history import History
@@ -142,6 +143,7 @@ def create_app(
     def token_reader(token: str) -> Principal:
         return read_token(secret["jwt"], token)
 
+    rooms = access.RoomMembership(teams.may_join_room, contests.may_join_room)
     sio = build_server(
         Context(
             gateway,
@@ -150,7 +152,7 @@ def create_app(
             settings.public_display,
             notifications=notifications.mark_read_from_socket,
             contest_board=contests.board_for_socket,
-            team_membership=teams.may_join_room,
+            team_membership=rooms,
         ),
         settings.cors_origins,
         write_buffer_bytes=settings.ws_write_buffer_bytes,
@@ -166,7 +168,7 @@ def create_app(
         token_reader,
         settings.public_display,
         write_buffer_bytes=settings.ws_write_buffer_bytes,
-        team_membership=teams.may_join_room,
+        team_membership=rooms,
         fast_path=fast_path,
         limits=client_limits,
     )

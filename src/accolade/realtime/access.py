@@ -14,8 +14,22 @@ MAX_SEQ = 2**63 - 1
 TV_DISPLAY = "tv-display"
 
 
-# Is this principal a member of this team? (The teams service answers from the database.)
-TeamMembership = Callable[[Principal, int | str], Awaitable[bool]]
+# May this principal join this team's (contest's) room? The services answer from the database.
+TeamCheck = Callable[[Principal, int | str], Awaitable[bool]]
+ContestCheck = Callable[[Principal | None, int | str], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomMembership:
+    """What `admit` asks the database: team rooms are for members, a private contest's room
+    for its invitees and entrants."""
+
+    team: TeamCheck
+    contest: ContestCheck | None = None
+
+
+# The transports' name for it (team rooms came first).
+TeamMembership = RoomMembership | TeamCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +37,7 @@ class JoinRequest:
     room: str
     since: int | None
     team: int | str | None = None  # a team room: membership is checked by `admit`
+    contest: int | str | None = None  # a contest room: private ones are checked by `admit`
 
 
 def parse_id(value: Any, field: str) -> int | str:
@@ -89,7 +104,7 @@ def join_request(
     if kind == "contest":
         contest_id = parse_id(_field(data, "contestId", "id"), "contestId")
         public_room_allowed(principal, public_display)
-        return JoinRequest(f"contest:{user_key(contest_id)}", _since(data))
+        return JoinRequest(f"contest:{user_key(contest_id)}", _since(data), contest=contest_id)
     if kind == "problem":
         problem_id = parse_id(_field(data, "problemId", "id"), "problemId")
         public_room_allowed(principal, public_display)
@@ -101,12 +116,22 @@ async def admit(
     request: JoinRequest, principal: Principal | None, membership: TeamMembership | None
 ) -> None:
     """Checks what `join_request` cannot without the database: a team room is for the team's
-    members (and admin and service tokens, which see every team). Raises a DomainError."""
+    members, a private contest's room for its invitees and entrants (and, both, admin and
+    service tokens, which see everything). Raises a DomainError."""
+    rooms = membership if isinstance(membership, RoomMembership) else None
+    if request.contest is not None:
+        contest_check = rooms.contest if rooms is not None else None
+        if contest_check is not None and not await contest_check(principal, request.contest):
+            if principal is None:
+                raise Unauthorized("this contest is private: its room needs a token")
+            raise Forbidden(f"contest {request.contest} is private: invitees only")
+        return
     if request.team is None:
         return
     if principal is None:
         raise Unauthorized("joining a team room needs a token")
     if principal.role in (Role.ADMIN, Role.SERVICE):
         return
-    if membership is None or not await membership(principal, request.team):
+    team_check = membership.team if isinstance(membership, RoomMembership) else membership
+    if team_check is None or not await team_check(principal, request.team):
         raise Forbidden(f"not a member of team {request.team}")

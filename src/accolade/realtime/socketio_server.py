@@ -241,6 +241,7 @@ class RootNamespace(AccoladeNamespace):
             if not isinstance(data, dict):
                 raise InvalidInput(f"send `{{{field}: id}}`")
             request = access.join_request(kind, data, principal, self.context.public_display)
+            await access.admit(request, principal, self.context.team_membership)
             await self.join_room(sid, request.room, request.since)
             if kind == "contest" and self.context.contest_board is not None:
                 board = await self.context.contest_board(request.room.partition(":")[2])

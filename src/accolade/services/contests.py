@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import notices, rooms
 from accolade.domain.contests import PODIUM, ContestStatus, podium, transition_refusal
-from accolade.domain.errors import Conflict, InvalidInput, NotFound
-from accolade.domain.identity import UserId
+from accolade.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from accolade.domain.identity import Principal, Role, UserId
 from accolade.domain.wire import iso
 from accolade.pipeline.broadcaster import Broadcaster
 from accolade.services.contest_scoring import (
@@ -66,6 +66,7 @@ class ContestView:
     payout: list[dict[str, Any]] | None
     created_at: datetime
     updated_at: datetime
+    visibility: str
 
     @classmethod
     def of(cls, contest: Contest, entrants: int) -> ContestView:
@@ -85,6 +86,7 @@ class ContestView:
             payout=contest.payout,
             created_at=contest.created_at,
             updated_at=contest.updated_at,
+            visibility=contest.visibility,
         )
 
 
@@ -130,8 +132,11 @@ async def announce_status(
         "timestamp": iso(now),
     }
     add_room_event(session, room, notices.CONTEST_STATUS, status)
-    # The TV follows the live contest from `tv-display` alone (no poll needed to see it start).
-    add_room_event(session, rooms.TV_DISPLAY, notices.CONTEST_STATUS, status)
+    # The TV follows the live contest from `tv-display` alone (no poll needed to see it start);
+    # a private contest is told only to its own room, which needs an invitation.
+    public = contest.visibility != repo.PRIVATE
+    if public:
+        add_room_event(session, rooms.TV_DISPLAY, notices.CONTEST_STATUS, status)
     # Seed 003's onContestStatusChanged(io, contestId, 'DRAFT', 'LIVE').
     add_room_event(
         session,
@@ -149,7 +154,8 @@ async def announce_status(
             "timestamp": iso(now),
         }
         add_room_event(session, room, notices.CONTEST_ENDED, ended)
-        add_room_event(session, rooms.TV_DISPLAY, notices.CONTEST_ENDED, ended)
+        if public:
+            add_room_event(session, rooms.TV_DISPLAY, notices.CONTEST_ENDED, ended)
     await bump_version(session)
 
 
@@ -232,8 +238,10 @@ class ContestService:
         start_at: datetime | None = None,
         end_at: datetime | None = None,
         prizes: Sequence[str] = (),
+        visibility: str = "public",
     ) -> ContestView:
-        """A new DRAFT contest (it goes LIVE at `start_at` by itself when given)."""
+        """A new DRAFT contest (it goes LIVE at `start_at` by itself when given); a `private`
+        one is entered by invitation (`invite`)."""
         _check_times(start_at, end_at)
         async with self.database.transaction() as session:
             commit.after_commit(session, self._changed)  # the scheduler's wake-up
@@ -246,6 +254,7 @@ class ContestService:
                 start_at=start_at,
                 end_at=end_at,
                 prizes=list(prizes),
+                visibility=visibility,
                 created_at=now,
                 updated_at=now,
             )
@@ -256,15 +265,57 @@ class ContestService:
             view = ContestView.of(contest, 0)
         return view
 
-    async def listing(self, status: ContestStatus | None, limit: int) -> list[ContestView]:
+    async def listing(
+        self, status: ContestStatus | None, limit: int, viewer: Principal | None = None
+    ) -> list[ContestView]:
+        """Newest first: every contest for admin and service tokens; the public ones and those
+        it was invited to or entered for a user; the public ones for anyone else."""
         async with self.database.transaction() as session:
-            contests = await repo.listing(session, status, min(limit, MAX_LIMIT))
+            seen_by = await _viewer(session, viewer)
+            contests = await repo.listing(session, status, min(limit, MAX_LIMIT), seen_by)
             counts = await repo.entrant_counts(session, [c.id for c in contests])
             return [ContestView.of(c, counts.get(c.id, 0)) for c in contests]
 
-    async def get(self, contest_id: int) -> ContestView:
+    async def get(self, contest_id: int, viewer: Principal | None = None) -> ContestView:
+        """The contest; a private one is not found for those it does not admit."""
         async with self.database.transaction() as session:
-            return await self._view(session, await self._get(session, contest_id))
+            contest = await self._get(session, contest_id)
+            seen_by = await _viewer(session, viewer)
+            if seen_by != repo.EVERYONE and not await repo.may_take_part(
+                session, contest, seen_by if isinstance(seen_by, int) else None
+            ):
+                raise NotFound(f"no contest {contest_id}")
+            return await self._view(session, contest)
+
+    async def invite(self, contest_id: int, user_ids: Sequence[UserId]) -> list[UserId]:
+        """Invite users (made on first sight) to a contest; answers their ids as first given.
+        Inviting again changes nothing; a public contest needs no invitation (409)."""
+        async with self.database.transaction() as session:
+            contest = await self._get(session, contest_id)
+            if contest.visibility != repo.PRIVATE:
+                raise Conflict(
+                    "the contest is public: anyone may enter it without an invitation",
+                    details={"visibility": contest.visibility},
+                )
+            users = [(await users_repo.ensure(session, uid))[0] for uid in user_ids]
+            await repo.invite(session, contest.id, sorted({u.id for u in users}), utcnow())
+            return [u.external_id for u in users]
+
+    async def may_join_room(self, principal: Principal | None, contest_id: int | str) -> bool:
+        """Room `contest:{id}`: a private contest's is for its invitees and entrants (and admin
+        and service tokens); any other is public."""
+        if not isinstance(contest_id, int) or not 1 <= contest_id <= 2**31 - 1:
+            return True  # no contest has this id: nothing private to protect
+        async with self.database.transaction() as session:
+            contest = await repo.get(session, contest_id)
+            if contest is None or contest.visibility != repo.PRIVATE:
+                return True
+            seen_by = await _viewer(session, principal)
+            if seen_by == repo.EVERYONE:
+                return True
+            return await repo.may_take_part(
+                session, contest, seen_by if isinstance(seen_by, int) else None
+            )
 
     async def update(self, contest_id: int, changes: ContestChanges) -> ContestView:
         """Edit a DRAFT contest's fields, and/or move its status one step forward (409 else;
@@ -315,6 +366,11 @@ class ContestService:
                     details={"status": contest.status},
                 )
             user, _ = await users_repo.ensure(session, user_id, user_name)
+            if not await repo.may_take_part(session, contest, user.id):
+                raise Forbidden(
+                    "this contest is private: it is entered by invitation",
+                    details={"visibility": contest.visibility},
+                )
             now = utcnow()
             created = await repo.enter(session, contest.id, user.id, now)
             entry = await repo.entry(session, contest.id, user.id)
@@ -463,6 +519,17 @@ class ContestService:
             contest = await self._get(session, contest_id)
             await announce_status(session, contest, current, now)
         return 1
+
+
+async def _viewer(session: AsyncSession, principal: Principal | None) -> int | str | None:
+    """Who reads, as `repo.listing` takes it: EVERYONE (admin, service), a user's internal id,
+    or None (anonymous, display, or a user never seen)."""
+    if principal is not None and principal.role in (Role.ADMIN, Role.SERVICE):
+        return repo.EVERYONE
+    if principal is None or principal.role is not Role.USER:
+        return None
+    user = await users_repo.get(session, principal.subject)
+    return user.id if user is not None else None
 
 
 def _check_times(start_at: datetime | None, end_at: datetime | None) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain.contests import ContestStatus
-from accolade.storage.models import Contest, ContestEntry, User
+from accolade.storage.models import Contest, ContestEntry, ContestInvitation, User
 from accolade.storage.upsert import insert_for
 
 E = ContestEntry
@@ -31,14 +32,59 @@ async def get(
     return contest
 
 
+PRIVATE = "private"
+EVERYONE = "everyone"  # `viewer` of `listing`: admin and service tokens see every contest
+
+
 async def listing(
-    session: AsyncSession, status: ContestStatus | None, limit: int
+    session: AsyncSession,
+    status: ContestStatus | None,
+    limit: int,
+    viewer: int | str | None = EVERYONE,
 ) -> Sequence[Contest]:
-    """Newest first."""
+    """Newest first; `viewer` (internal user id, or None for anonymous and display tokens) sees
+    the public contests and the private ones it was invited to or entered."""
     query = select(Contest).order_by(Contest.id.desc()).limit(limit)
     if status is not None:
         query = query.where(Contest.status == status.value)
+    if viewer != EVERYONE:
+        visible = Contest.visibility != PRIVATE
+        if isinstance(viewer, int):
+            visible = or_(visible, Contest.id.in_(_invited_or_entered(viewer)))
+        query = query.where(visible)
     return (await session.scalars(query)).all()
+
+
+def _invited_or_entered(user_id: int) -> Any:
+    invited = select(ContestInvitation.contest_id).where(ContestInvitation.user_id == user_id)
+    entered = select(E.contest_id).where(E.user_id == user_id)
+    return invited.union(entered)
+
+
+async def may_take_part(session: AsyncSession, contest: Contest, user_id: int | None) -> bool:
+    """A public contest is open to everyone; a private one to its invitees and entrants."""
+    if contest.visibility != PRIVATE:
+        return True
+    if user_id is None:
+        return False
+    invited = select(ContestInvitation.user_id).where(
+        ContestInvitation.contest_id == contest.id, ContestInvitation.user_id == user_id
+    )
+    entered = select(E.user_id).where(E.contest_id == contest.id, E.user_id == user_id)
+    return bool(await session.scalar(select(invited.exists() | entered.exists())))
+
+
+async def invite(
+    session: AsyncSession, contest_id: int, user_ids: Sequence[int], at: datetime
+) -> None:
+    """Invite the users (inviting again changes nothing)."""
+    if not user_ids:
+        return
+    await session.execute(
+        insert_for(session, ContestInvitation)
+        .values([{"contest_id": contest_id, "user_id": u, "invited_at": at} for u in user_ids])
+        .on_conflict_do_nothing(index_elements=["contest_id", "user_id"])
+    )
 
 
 async def entrant_counts(session: AsyncSession, contest_ids: Sequence[int]) -> dict[int, int]:

@@ -504,6 +504,24 @@ class Contest(Timestamped, Base):
     paid_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The payout as made: [{placement, userId, userName, value, prize, title}].
     payout: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
+    # `private`: entered by invitation, its room and listing only for invitees and entrants.
+    visibility: Mapped[str] = mapped_column(
+        String(10), nullable=False, default="public", server_default="public"
+    )
+
+
+class ContestInvitation(Base):
+    """A user invited to a private contest (who may enter it and join its room)."""
+
+    __tablename__ = "contest_invitations"
+
+    contest_id: Mapped[int] = mapped_column(
+        ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class ContestEntry(Base):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import Field, model_validator
@@ -60,6 +60,12 @@ class ContestIn(Schema):
         None, description="Ends by itself at this time; after `startAt` when both are set (422)."
     )
     prizes: Prizes = Field(default_factory=list)
+    visibility: Literal["public", "private"] = Field(
+        "public",
+        description="`private`: entered by invitation (`POST /api/contests/{id}/invitations`); "
+        "its room and its place in `GET /api/contests` are for invitees and entrants (and admin "
+        "and service tokens).",
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> ContestIn:
@@ -111,6 +117,16 @@ class ContestOut(Schema):
     payout: list[dict[str, Any]] | None
     created_at: datetime
     updated_at: datetime
+    visibility: str
+
+
+class InvitationsIn(Schema):
+    user_ids: list[UserIdIn] = Field(min_length=1, max_length=1000)
+
+
+class InvitationsOut(Schema):
+    contest_id: int
+    invited: list[int | str]
 
 
 class EnterIn(Schema):
@@ -176,6 +192,7 @@ async def create_contest(body: ContestIn, services: ServicesDep, _: Privileged) 
         start_at=body.start_at,
         end_at=body.end_at,
         prizes=body.prizes,
+        visibility=body.visibility,
     )
     return _out(view)
 
@@ -187,16 +204,32 @@ async def create_contest(body: ContestIn, services: ServicesDep, _: Privileged) 
 )
 async def list_contests(
     services: ServicesDep,
-    _: PublicReader,
+    reader: PublicReader,
     status_filter: Annotated[ContestStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ContestOut]:
-    return [_out(view) for view in await services.contests.listing(status_filter, limit)]
+    views = await services.contests.listing(status_filter, limit, reader)
+    return [_out(view) for view in views]
 
 
 @router.get("/contests/{contest_id}", response_model=ContestOut, summary="One contest")
-async def get_contest(contest_id: ContestId, services: ServicesDep, _: PublicReader) -> ContestOut:
-    return _out(await services.contests.get(contest_id))
+async def get_contest(
+    contest_id: ContestId, services: ServicesDep, reader: PublicReader
+) -> ContestOut:
+    return _out(await services.contests.get(contest_id, reader))
+
+
+@router.post(
+    "/contests/{contest_id}/invitations",
+    response_model=InvitationsOut,
+    summary="Invite users to a private contest (admin or service token; users are made on "
+    "first sight; inviting again changes nothing). A public contest is 409",
+)
+async def invite_to_contest(
+    contest_id: ContestId, body: InvitationsIn, services: ServicesDep, _: Privileged
+) -> InvitationsOut:
+    invited = await services.contests.invite(contest_id, body.user_ids)
+    return InvitationsOut(contest_id=contest_id, invited=invited)
 
 
 @router.patch(
