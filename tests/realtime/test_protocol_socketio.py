@@ -264,12 +264,13 @@ async def test_a_connection_that_connects_to_no_namespace_in_time_is_closed(
 # --- the official clients as peers --------------------------------------------------------------
 
 
-async def official_clients(peer: Peer, transports: list[str]) -> dict[str, Any]:
-    """tests/node/protocol_peer.js against `peer`: its summary (see the script)."""
+async def official_clients(peer: Peer, transports: list[str], pings: int) -> dict[str, Any]:
+    """tests/node/protocol_peer.js against `peer`, the engine.io-client staying for `pings`
+    heartbeats: its summary (see the script)."""
     node_dir = ensure_node_modules()
     node = shutil.which("node")
     assert node is not None  # ensure_node_modules checked it
-    script = {"url": peer.url, "transports": transports, "pings": 2}
+    script = {"url": peer.url, "transports": transports, "pings": pings}
     process = await asyncio.create_subprocess_exec(
         node,
         str(node_dir / "protocol_peer.js"),
@@ -284,22 +285,23 @@ async def official_clients(peer: Peer, transports: list[str]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "transports",
+    ("transports", "pings"),
     [
-        pytest.param(["polling", "websocket"], id="polling-then-upgrade"),
-        pytest.param(["websocket"], id="websocket"),
-        pytest.param(["polling"], id="polling"),
+        pytest.param(["polling", "websocket"], 1, id="polling-then-upgrade"),
+        pytest.param(["websocket"], 2, id="websocket"),
+        pytest.param(["polling"], 1, id="polling"),
     ],
 )
 async def test_the_official_engineio_and_socketio_clients_see_what_they_see_with_node(
-    servers: Servers, fast_path: str, transports: list[str]
+    servers: Servers, fast_path: str, transports: list[str], pings: int
 ) -> None:
-    """engine.io-client: CONNECT, a binary event and an event with acks, the upgrade, two
-    heartbeats (a ping every second: one late ping and the client gives up); socket.io-client:
-    acknowledged and binary emits, and `connect_error` for a namespace that does not exist."""
+    """engine.io-client: CONNECT, a binary event and an event with acks, the upgrade, heartbeats
+    (a ping every second: one late ping and the client gives up); socket.io-client: acknowledged
+    and binary emits, and `connect_error` for a namespace that does not exist."""
     node_peer, our_peer = await servers.pair(fast_path, "quick")
     node, ours = await asyncio.gather(
-        official_clients(node_peer, transports), official_clients(our_peer, transports)
+        official_clients(node_peer, transports, pings),
+        official_clients(our_peer, transports, pings),
     )
     assert ours == node
     joined = '2/leaderboard,["joined",{"room":"tv-display"}]'
@@ -313,7 +315,7 @@ async def test_the_official_engineio_and_socketio_clients_see_what_they_see_with
             joined,
             "3/leaderboard,2[]",
         ],
-        "pings": 2,
+        "pings": pings,
         "closed": "forced close",
     }
     assert ours["socket"] == {
