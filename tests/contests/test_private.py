@@ -96,6 +96,27 @@ async def test_private_contest_is_entered_only_by_invitation(client, admin, serv
     assert now.status_code == 201, now.text
 
 
+async def test_private_contest_standings_and_room_history_are_for_those_it_admits(
+    client, admin, auth
+):
+    cid = await private_contest(client, admin)
+    await client.patch(f"/api/contests/{cid}", json={"status": "LIVE"}, headers=admin)
+    outsider, invited = auth(str(OUTSIDER), "user"), auth(str(INVITED), "user")
+    board = f"/api/contests/{cid}/leaderboard"
+    assert (await client.get(board, headers=outsider)).status_code == 404
+    assert (await client.get(board)).status_code == 404
+    assert (await client.get(board, headers=invited)).status_code == 200
+    history = f"/api/rooms/contest:{cid}/events"
+    refused = await client.get(history, headers=outsider)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    shown = await client.get(history, params={"since": 0}, headers=invited)
+    assert shown.status_code == 200
+    assert "contest:status" in [e["type"] for e in shown.json()["events"]]
+    tv = (await client.get("/api/rooms/tv-display/events", headers=admin)).json()["events"]
+    assert [e for e in tv if e["data"].get("contestId") == cid] == []  # not told to the TV
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"userIds": []}, {"userIds": [True]}, {"userIds": "42"}, {"userIds": [None]}]
 )

@@ -279,13 +279,20 @@ class ContestService:
     async def get(self, contest_id: int, viewer: Principal | None = None) -> ContestView:
         """The contest; a private one is not found for those it does not admit."""
         async with self.database.transaction() as session:
-            contest = await self._get(session, contest_id)
-            seen_by = await _viewer(session, viewer)
-            if seen_by != repo.EVERYONE and not await repo.may_take_part(
-                session, contest, seen_by if isinstance(seen_by, int) else None
-            ):
-                raise NotFound(f"no contest {contest_id}")
+            contest = await self._visible(session, contest_id, viewer)
             return await self._view(session, contest)
+
+    async def _visible(
+        self, session: AsyncSession, contest_id: int, viewer: Principal | None
+    ) -> Contest:
+        """The contest, unless it is private and `viewer` is not admitted (then NotFound)."""
+        contest = await self._get(session, contest_id)
+        seen_by = await _viewer(session, viewer)
+        if seen_by != repo.EVERYONE and not await repo.may_take_part(
+            session, contest, seen_by if isinstance(seen_by, int) else None
+        ):
+            raise NotFound(f"no contest {contest_id}")
+        return contest
 
     async def invite(self, contest_id: int, user_ids: Sequence[UserId]) -> list[UserId]:
         """Invite users (made on first sight) to a contest; answers their ids as first given.
@@ -400,11 +407,12 @@ class ContestService:
             )
 
     async def leaderboard(
-        self, contest_id: int, limit: int
+        self, contest_id: int, limit: int, viewer: Principal | None = None
     ) -> tuple[ContestView, list[dict[str, Any]]]:
-        """The contest and its first `limit` places, best first."""
+        """The contest and its first `limit` places, best first (a private one's only for those
+        it admits)."""
         async with self.database.transaction() as session:
-            contest = await self._get(session, contest_id)
+            contest = await self._visible(session, contest_id, viewer)
             places = await board(session, contest.id, min(limit, MAX_LIMIT))
             return await self._view(session, contest), places
 

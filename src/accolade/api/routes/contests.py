@@ -290,11 +290,11 @@ async def enter_contest(
 async def contest_leaderboard(
     contest_id: ContestId,
     services: ServicesDep,
-    _: PublicReader,
+    reader: PublicReader,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[StandingOut]:
-    view, entries = await services.contests.leaderboard(contest_id, limit)
+    view, entries = await services.contests.leaderboard(contest_id, limit, reader)
     response.headers["Contest-Status"] = header_value(view.status)
     response.headers["Contest-Metric"] = header_value(view.metric)
     response.headers["Contest-Name"] = header_value(view.name)

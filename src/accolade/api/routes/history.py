@@ -51,6 +51,11 @@ async def room_events(
         owner = room.removeprefix("user:") if room.startswith("user:") else None
         if owner is None or principal.role is not Role.USER or principal.subject != owner:
             raise Forbidden("this token may read only public rooms and its own user room")
+    # A private contest's room is for its invitees and entrants, here as on the sockets.
+    contest_id = room.removeprefix("contest:") if room.startswith("contest:") else ""
+    numeric = contest_id.isascii() and contest_id.isdigit()
+    if numeric and not await services.contests.may_join_room(principal, int(contest_id)):
+        raise Forbidden(f"contest {contest_id} is private: invitees only")
     if since is None:
         messages = await services.history.recent(room, limit)
         recovered = True
