@@ -235,17 +235,68 @@ async def test_a_second_poll_while_one_waits_closes_the_session(peers: tuple[Pee
     ]
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("abc", id="not-a-packet"),
+        pytest.param("9", id="unknown-packet-type"),
+        pytest.param("2", id="ping-from-the-client"),
+        pytest.param("3\x1eabc", id="second-packet-not-a-packet"),
+    ],
+)
 async def test_a_payload_that_is_not_engineio_closes_the_polling_session(
-    peers: tuple[Peer, Peer],
+    peers: tuple[Peer, Peer], payload: str
 ) -> None:
     async def garbage(peer: Peer) -> list[Any]:
         sid = await open_polling(peer)
-        posted = await http(peer, "POST", peer.query(sid), "abc")
+        posted = await http(peer, "POST", peer.query(sid), payload)
         return [posted, await http(peer, "GET", peer.query(sid))]
 
     node, ours = await both(peers, garbage)
     assert ours == node
     assert ours[1] == error(1, "Session ID unknown")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("4abc", id="unknown-socketio-packet-type"),
+        pytest.param("4", id="empty-message"),
+        pytest.param('42/leaderboard,["join:tv-display"]', id="event-before-connect"),
+    ],
+)
+async def test_a_socketio_packet_out_of_protocol_closes_the_polling_session_with_close(
+    peers: tuple[Peer, Peer], payload: str
+) -> None:
+    async def out_of_protocol(peer: Peer) -> list[Any]:
+        sid = await open_polling(peer)
+        posted = await http(peer, "POST", peer.query(sid), payload)
+        return [
+            posted,
+            await http(peer, "GET", peer.query(sid)),
+            await http(peer, "GET", peer.query(sid)),
+        ]
+
+    node, ours = await both(peers, out_of_protocol)
+    assert ours == node
+    assert ours[1:] == [
+        HttpAnswer(200, "text/plain; charset=UTF-8", "6\x1e1"),
+        error(1, "Session ID unknown"),
+    ]
+
+
+@pytest.mark.parametrize("packet", ["0", "5", "6"], ids=["open", "upgrade", "noop"])
+async def test_packets_that_mean_nothing_after_the_handshake_are_ignored_on_polling(
+    peers: tuple[Peer, Peer], packet: str
+) -> None:
+    async def ignored(peer: Peer) -> list[Any]:
+        sid = await open_polling(peer)
+        posted = await http(peer, "POST", peer.query(sid), f"{packet}\x1e40/leaderboard,")
+        return [posted, normalise(await get_raw(peer, peer.query(sid)))]
+
+    node, ours = await both(peers, ignored)
+    assert ours == node
+    assert ours == [HttpAnswer(200, "text/html", "ok"), '40/leaderboard,{"sid":"<sid>"}']
 
 
 async def test_a_post_over_max_payload_answers_413_and_closes_the_session(
@@ -354,7 +405,11 @@ MALFORMED = [
     pytest.param([b"\x01\x02\x03"], ["close"], id="binary-outside-a-binary-packet"),
     pytest.param(["4hello"], ["close"], id="message-not-socketio"),
     pytest.param(["4" + "x" * MAX_PAYLOAD_BYTES], ["close 1009"], id="over-max-payload"),
+    pytest.param(["2"], ["close"], id="ping-from-the-client"),
     pytest.param(["3"], ["open"], id="unsolicited-pong"),
+    pytest.param(["0"], ["open"], id="open-ignored"),
+    pytest.param(["5"], ["open"], id="upgrade-outside-an-upgrade-ignored"),
+    pytest.param(["6"], ["open"], id="noop-ignored"),
 ]
 
 

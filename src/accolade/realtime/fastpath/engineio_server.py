@@ -12,7 +12,8 @@ queue to drain (until the next poll, or for ever) before answering. Here, as Nod
   Engine.IO v4, or one a client may not send (a ping), answers `ok` and closes the session;
   packets a client may send but that mean nothing here (open, upgrade, noop) are dropped;
 - an accepted POST answers `ok` (`text/html`), as the protocol document shows it;
-- a second poll while one waits closes the session (the waiting one gets CLOSE, this one 400).
+- a second poll while one waits closes the session (the waiting one gets CLOSE, this one 400);
+- a session the server closed gives its last packets (a noop and CLOSE) to the next poll.
 """
 
 from __future__ import annotations
@@ -141,6 +142,18 @@ async def _refuse_websocket(send: Send, message: str) -> None:
         }
     )
     await send({"type": "websocket.http.response.body", "body": message.encode()})
+
+
+def _queued(socket: Any) -> list[eio_packet.Packet]:
+    """The packets still queued for a closed long-polling session (taken from its queue)."""
+    queue = socket.queue
+    packets: list[eio_packet.Packet] = []
+    while queue is not None and not queue.empty():
+        pkt = queue.get_nowait()
+        queue.task_done()
+        if pkt is not None:
+            packets.append(pkt)
+    return packets
 
 
 def _environ(scope: dict[str, Any]) -> dict[str, Any]:
@@ -299,6 +312,14 @@ class EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
             }
             receive = _replay(kept, receive)
         polling = scope["type"] == "http" and method == "GET" and transport == "polling"
+        if polling and socket is not None and socket.closed:
+            # A session the server closed: its last packets (CLOSE) go to this poll.
+            self.sockets.pop(sid, None)
+            last = _queued(socket)
+            if last:
+                body = eio_payload.Payload(packets=last).encode().encode()
+                return await respond(200, "text/plain; charset=UTF-8", body)
+            return await super().handle_request(scope, receive, send)
         if not polling or socket is None or not socket.connected or socket.upgraded:
             return await super().handle_request(scope, receive, send)
         if sid in self._polls:

@@ -141,12 +141,17 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
     async def _close_connection(self, eio_sid: str) -> None:
         """Close the Engine.IO connection at once (python-socketio has no call for it)."""
         socket = self.eio.sockets.get(eio_sid)
-        if socket is not None:
-            # Node sends no CLOSE packet over a websocket; a long-polling client gets one.
-            await socket.close(
-                wait=False, abort=socket.upgraded, reason=self.reason.SERVER_DISCONNECT
-            )
+        if socket is None or socket.closed:
+            return
+        if socket.upgraded or socket.queue is None:  # Node sends no CLOSE over a websocket
+            await socket.close(wait=False, abort=True, reason=self.reason.SERVER_DISCONNECT)
             self.eio.sockets.pop(eio_sid, None)
+            return
+        # A long-polling client gets a noop and CLOSE, by the poll waiting or the next one
+        # (`engineio_server` answers it from the closed session), as from Node.
+        socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+        socket.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
+        await socket.close(wait=False, abort=True, reason=self.reason.SERVER_DISCONNECT)
 
     async def _handle_event(self, eio_sid: str, namespace: str, id: Any, data: Any) -> None:
         if not isinstance(data, list) or not data:  # python-socketio would fail on data[0]
