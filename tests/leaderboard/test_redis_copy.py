@@ -101,6 +101,32 @@ async def test_two_nodes_rebuilding_one_board_at_once_keep_a_write_made_in_betwe
     assert [s.value for s in await redis_store.top(ALL_TIME, 10)] == [50, 20, 10]
 
 
+async def test_a_rebuild_under_way_when_a_user_is_deleted_does_not_bring_it_back(
+    app,
+    client,
+    service,
+    redis_store,  # noqa: F811
+):
+    await record(client, service, [(1, "calls", 10), (2, "calls", 30)])
+    leaderboards = app.state.services.leaderboards
+    await leaderboards.settled()
+    other_node = PausedNode(
+        REDIS_URL, app.state.services.database, key_prefix=redis_store.key_prefix
+    )
+    try:
+        rebuilding = asyncio.create_task(other_node.rebuild(ALL_TIME))
+        await asyncio.wait_for(other_node.read.wait(), 10)  # it read user 2's row
+        assert (await client.delete("/api/users/2", headers=service)).status_code == 200
+        other_node.release.set()
+        await asyncio.wait_for(rebuilding, 10)
+    finally:
+        other_node.release.set()
+        await other_node.close()
+    board = (await client.get("/api/leaderboards/calls")).json()
+    assert [(e["rank"], e["userId"]) for e in board] == [(1, 1)]
+    assert [s.value for s in await redis_store.top(ALL_TIME, 10)] == [10]
+
+
 async def test_a_rebuild_over_a_copy_with_a_deleted_user_leaves_it_out(
     app,
     client,

@@ -74,11 +74,14 @@ return 1
 
 # A deleted user leaves the copy: its member goes, and its hash entry becomes '' (internal ids
 # are never reused), so a write of the user committed before the deletion and applied after it
-# cannot bring it back. KEYS: board set, hash. ARGV: user id.
+# cannot bring it back. The generation moves on too: a rebuild under way read the rows with the
+# user still in them, and must not put its copy in place. KEYS: board set, hash, generation.
+# ARGV: user id.
 _FORGET = """
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 if old and old ~= '' then redis.call('ZREM', KEYS[1], old) end
 redis.call('HSET', KEYS[2], ARGV[1], '')
+redis.call('INCR', KEYS[3])
 return 1
 """
 
@@ -347,7 +350,9 @@ class RedisLeaderboard:
             async with self.client.pipeline(transaction=False) as pipe:
                 for board in boards:
                     zkey, hkey, _ = self._keys(board)
-                    await self._forget_script(keys=[zkey, hkey], args=[user_id], client=pipe)
+                    await self._forget_script(
+                        keys=[zkey, hkey, self._generation_key(board)], args=[user_id], client=pipe
+                    )
                     self._expire(pipe, board)
                 await pipe.execute()
         except RedisError as exc:
