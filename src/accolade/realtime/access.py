@@ -6,12 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from accolade.domain import rooms
 from accolade.domain.errors import Forbidden, InvalidInput, Unauthorized
-from accolade.domain.identity import Principal, Role, user_key
+from accolade.domain.identity import Principal, Role
 
 MAX_ID_CHARS = 255
 MAX_SEQ = 2**63 - 1
-TV_DISPLAY = "tv-display"
+TV_DISPLAY = rooms.TV_DISPLAY
 
 
 # May this principal join this team's (contest's) room? The services answer from the database.
@@ -95,20 +96,20 @@ def join_request(
             raise Unauthorized("joining a user room needs a token")
         if not principal.may_act_for(user_id):
             raise Forbidden("a token may join only its own user room")
-        return JoinRequest(f"user:{user_key(user_id)}", _since(data))
+        return JoinRequest(rooms.user(user_id), _since(data))
     if kind == "team":
         team_id = parse_id(_field(data, "teamId", "id"), "teamId")
         if principal is None:
             raise Unauthorized("joining a team room needs a token")
-        return JoinRequest(f"team:{user_key(team_id)}", _since(data), team=team_id)
+        return JoinRequest(rooms.team(team_id), _since(data), team=team_id)
     if kind == "contest":
         contest_id = parse_id(_field(data, "contestId", "id"), "contestId")
         public_room_allowed(principal, public_display)
-        return JoinRequest(f"contest:{user_key(contest_id)}", _since(data), contest=contest_id)
+        return JoinRequest(rooms.contest(contest_id), _since(data), contest=contest_id)
     if kind == "problem":
         problem_id = parse_id(_field(data, "problemId", "id"), "problemId")
         public_room_allowed(principal, public_display)
-        return JoinRequest(f"problem:{user_key(problem_id)}", _since(data))
+        return JoinRequest(rooms.problem(problem_id), _since(data))
     raise InvalidInput(f"unknown room kind {kind!r}")
 
 

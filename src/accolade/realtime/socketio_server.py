@@ -13,6 +13,7 @@ from typing import Any
 import socketio
 
 from accolade.bus.messages import RoomMessage
+from accolade.domain import rooms
 from accolade.domain.errors import DomainError, InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role
 from accolade.realtime import access
@@ -227,7 +228,7 @@ class RootNamespace(AccoladeNamespace):
 
     async def on_authenticated(self, sid: str, principal: Principal) -> None:
         if principal.role is Role.USER:
-            await self.join_room(sid, f"user:{principal.subject}", None, announce=False)
+            await self.join_room(sid, rooms.user(principal.subject), None, announce=False)
 
     async def _require_principal(self, sid: str) -> Principal:
         principal = await self.principal(sid)

@@ -19,15 +19,16 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from accolade.bus.messages import RoomMessage
+from accolade.domain import rooms
 from accolade.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from accolade.domain.identity import Principal, Role
+from accolade.domain.wire import now_iso
 from accolade.realtime import access
 from accolade.realtime.fastpath import TOO_SLOW_CODE, TOO_SLOW_REASON, FastPath, text_frame
 from accolade.realtime.fastpath import close_frame as ws_close_frame
@@ -60,15 +61,11 @@ JOIN_KINDS = {
 }
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
 def envelope(
     kind: str, data: Any, event_id: int | None = None, timestamp: str | None = None
 ) -> str:
     return json.dumps(
-        {"type": kind, "data": data, "timestamp": timestamp or _now(), "id": event_id},
+        {"type": kind, "data": data, "timestamp": timestamp or now_iso(), "id": event_id},
         separators=(",", ":"),
     )
 
@@ -185,8 +182,8 @@ class PlainWebSockets:
         return [WebSocketRoute(path, self._endpoint(path)) for path in JOIN_KINDS]
 
     async def deliver(self, message: RoomMessage) -> None:
-        for path, rooms in self.members.items():
-            members = rooms.get(message.room)
+        for path, by_room in self.members.items():
+            members = by_room.get(message.room)
             if not members or not carries(path, message):
                 continue
             data = message.data()
@@ -290,7 +287,7 @@ class PlainWebSockets:
         except DomainError as exc:
             self._error(member, exc)
             since = None
-        await self._join(member, f"user:{principal.subject}", since)
+        await self._join(member, rooms.user(principal.subject), since)
 
     async def _read_loop(self, member: Member) -> None:
         websocket = member.websocket

@@ -11,12 +11,11 @@ from pydantic import Field
 from accolade.api.deps import CurrentPrincipal, ServicesDep
 from accolade.api.openapi import returns
 from accolade.api.schemas import Schema
+from accolade.domain import rooms
 from accolade.domain.errors import Forbidden
 from accolade.domain.identity import Role
 
 router = APIRouter(prefix="/api/rooms", tags=["real time"])
-
-PUBLIC_ROOM_PREFIXES = ("tv-display", "contest:", "problem:")
 
 
 class RoomEventOut(Schema):
@@ -47,12 +46,14 @@ async def room_events(
     since: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
-    if not room.startswith(PUBLIC_ROOM_PREFIXES) and not principal.is_privileged:
-        owner = room.removeprefix("user:") if room.startswith("user:") else None
+    if not room.startswith(rooms.PUBLIC_PREFIXES) and not principal.is_privileged:
+        owner = room.removeprefix(rooms.USER_PREFIX) if rooms.is_user_room(room) else None
         if owner is None or principal.role is not Role.USER or principal.subject != owner:
             raise Forbidden("this token may read only public rooms and its own user room")
     # A private contest's room is for its invitees and entrants, here as on the sockets.
-    contest_id = room.removeprefix("contest:") if room.startswith("contest:") else ""
+    contest_id = (
+        room.removeprefix(rooms.CONTEST_PREFIX) if room.startswith(rooms.CONTEST_PREFIX) else ""
+    )
     numeric = contest_id.isascii() and contest_id.isdigit()
     if numeric and not await services.contests.may_join_room(principal, int(contest_id)):
         raise Forbidden(f"contest {contest_id} is private: invitees only")
