@@ -145,3 +145,18 @@ async def test_unencoded_slash_in_a_user_id_is_not_found(client, service):
     response = await client.get("/api/users/team/ada", headers=service)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_user_id_with_a_slash_records_sales_and_joins_teams(client, service):
+    sale = await client.post(
+        "/api/sales-reps/shop%2Fada/sales", json={"amount": 120}, headers=service
+    )
+    assert sale.status_code == 201, sale.text
+    assert (await client.get("/api/users/shop%2Fada", headers=service)).status_code == 200
+    await client.post("/api/teams", json={"teamId": "north/east", "name": "NE"}, headers=service)
+    member = await client.put("/api/teams/north%2Feast/members/shop%2Fada", headers=service)
+    assert member.status_code in (200, 201), member.text
+    team = (await client.get("/api/teams/north%2Feast", headers=service)).json()
+    assert [m["userId"] for m in team["members"]] == ["shop/ada"]
+    gone = await client.delete("/api/teams/north%2Feast/members/shop%2Fada", headers=service)
+    assert gone.status_code == 200, gone.text

@@ -10,10 +10,11 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from accolade.api.deps import Privileged, ServicesDep
 from accolade.api.openapi import REPLAYED, errors, returns
+from accolade.api.routing import SegmentRoute
 from accolade.api.schemas import EffectsOut, Name, Schema, finite, json_integer
 from accolade.services.sales import sale
 
-router = APIRouter(prefix="/api/sales-reps", tags=["sales"])
+router = APIRouter(prefix="/api/sales-reps", tags=["sales"], route_class=SegmentRoute)
 
 RepPath = Annotated[
     str,

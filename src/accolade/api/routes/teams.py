@@ -11,11 +11,12 @@ from pydantic import Field
 
 from accolade.api.deps import Privileged, PublicReader, ServicesDep
 from accolade.api.openapi import returns
+from accolade.api.routing import SegmentRoute
 from accolade.api.schemas import Name, Schema, UserIdIn
 from accolade.domain.identity import Role
 from accolade.domain.periods import Period
 
-router = APIRouter(prefix="/api/teams", tags=["teams"])
+router = APIRouter(prefix="/api/teams", tags=["teams"], route_class=SegmentRoute)
 
 _INT_ID = re.compile(r"^-?[1-9][0-9]{0,17}$|^0$")
 TeamPath = Annotated[
