@@ -91,9 +91,11 @@ class Follower:
     joined: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    node: Node | None = None
 
     def follow(self, node: Node) -> None:
         self.joined = asyncio.Event()
+        self.node = node
         self.task = asyncio.create_task(self._read(node.ws_url))
 
     async def _read(self, ws_url: str) -> None:
@@ -238,8 +240,9 @@ async def kill_retry_and_check(
             await victim.ready()
         survivor = retry_on()
         for follower in followers:
-            if follower.task is not None and follower.task.done():
-                follower.follow(survivor)  # its node died: join again with `since`
+            if follower.node is victim and follower.task is not None:
+                await asyncio.wait_for(follower.task, WAIT_S)  # it saw its node die
+                follower.follow(survivor)  # and joins again with `since`
 
         unanswered = [i for i in range(EVENTS) if i not in first]
         again = await retry(survivor, unanswered)
