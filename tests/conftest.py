@@ -25,6 +25,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -49,6 +50,27 @@ def unavailable(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"ACCOLADE_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+REDIS_URL = os.environ.get("ACCOLADE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def reachable_redis(url: str = REDIS_URL) -> str:
+    """`url`, once Redis answers a PING there (else skip, or fail under REQUIRE_SERVICES)."""
+    probe = aioredis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        await asyncio.wait_for(probe.ping(), timeout=5)
+    except (OSError, TimeoutError, aioredis.RedisError) as exc:
+        unavailable(f"Redis at {url} is unreachable: {exc}")
+    finally:
+        await probe.aclose()
+    return url
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """The test Redis (ACCOLADE_TEST_REDIS_URL), checked to answer."""
+    return await reachable_redis()
 
 
 def _asyncpg_dsn(url: str) -> str:

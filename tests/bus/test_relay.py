@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
@@ -33,13 +31,12 @@ from accolade.realtime.gateway import Gateway
 from accolade.services import instance
 from accolade.storage.models import InstanceSetting, RoomEvent, utcnow
 from accolade.storage.outbox import add_room_event
-from tests.conftest import unavailable
+from tests.conftest import REDIS_URL, reachable_redis
 
 TV = "tv-display"
 # The relay carries any event; a test one of its own keeps the payloads small.
 NOTICE = notices.custom("relay:test", notices.LEADERBOARD)
 EVENT = NOTICE.name
-REDIS_URL = os.environ.get("ACCOLADE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WAIT_S = 10
 
 
@@ -444,13 +441,7 @@ async def test_prune_with_nothing_old_removes_nothing_and_keeps_catch_up_whole(s
 
 
 async def _redis_bus() -> RedisBus:
-    probe = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        await asyncio.wait_for(probe.ping(), timeout=5)
-    except (OSError, TimeoutError, aioredis.RedisError) as exc:
-        unavailable(f"Redis at {REDIS_URL} is unreachable: {exc}")
-    finally:
-        await probe.aclose()
+    await reachable_redis()
     # A channel of its own: other nodes on the same Redis must not see the test's messages.
     return RedisBus(REDIS_URL, channel=f"accolade:test:{uuid.uuid4().hex}")
 

@@ -17,15 +17,13 @@ from typing import TextIO
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 from accolade.auth import issue_token
 from accolade.domain.identity import Role
-from tests.conftest import fresh_postgres_database, unavailable
+from tests.conftest import fresh_postgres_database
 
 ACCOLADE = [sys.executable, "-m", "accolade"]
 SECRET = "faults-secret-" + "x" * 40
-REDIS_URL = os.environ.get("ACCOLADE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ADMIN = {"Authorization": f"Bearer {issue_token(SECRET, 'admin', Role.ADMIN, 3600)}"}
 START_S = 30
 
@@ -138,15 +136,3 @@ async def cluster_database() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for this test's nodes, dropped at the end."""
     async with fresh_postgres_database("accolade_faults") as url:
         yield url
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    probe = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        await asyncio.wait_for(probe.ping(), timeout=5)
-    except (OSError, TimeoutError, aioredis.RedisError) as exc:
-        unavailable(f"Redis at {REDIS_URL} is unreachable: {exc}")
-    finally:
-        await probe.aclose()
-    return REDIS_URL

@@ -29,7 +29,6 @@ from tests.realtime.test_two_nodes import (  # noqa: F401 - fixtures
     Node,
     cluster_database,
     nodes,
-    redis_url,
 )
 
 pytestmark = pytest.mark.live

@@ -21,18 +21,16 @@ from typing import Any, TextIO
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 import socketio
 
 from accolade.auth import issue_token
 from accolade.domain.identity import Role
-from tests.conftest import fresh_postgres_database, unavailable
+from tests.conftest import fresh_postgres_database
 
 pytestmark = pytest.mark.live
 
 ACCOLADE = [sys.executable, "-m", "accolade"]
 SECRET = "two-nodes-secret-" + "x" * 40
-REDIS_URL = os.environ.get("ACCOLADE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 NAMESPACE = "/leaderboard"
 WAIT_S = 10
 START_S = 30
@@ -136,18 +134,6 @@ async def cluster_database() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for this test's two nodes, dropped at the end."""
     async with fresh_postgres_database("accolade_nodes") as url:
         yield url
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    probe = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        await asyncio.wait_for(probe.ping(), timeout=5)
-    except (OSError, TimeoutError, aioredis.RedisError) as exc:
-        unavailable(f"Redis at {REDIS_URL} is unreachable: {exc}")
-    finally:
-        await probe.aclose()
-    return REDIS_URL
 
 
 @pytest.fixture
