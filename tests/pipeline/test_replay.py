@@ -17,7 +17,7 @@ from accolade.domain.requirements import all_hold, bucket_size_for, holds, value
 from accolade.pipeline.replay import ReplayRules, UserReplay, replay, replay_user
 from accolade.pipeline.rules import Rule, Rules
 from accolade.storage.models import MetricBucket, User, UserAchievement, UserMetric, UserStats
-from tests.engine.conftest import Engine, rule
+from tests.pipeline.conftest import Engine, rule
 
 ZONES = ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Tokyo", "Pacific/Kiritimati"]
 ACHIEVEMENTS: list[tuple[str, list[dict[str, Any]]]] = [

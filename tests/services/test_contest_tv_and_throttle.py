@@ -11,9 +11,9 @@ from typing import Any
 import websockets
 
 from accolade.services.contest_scoring import UpdateThrottle
-from tests.contests.test_realtime import end, live_contest, solve
 from tests.realtime.conftest import LiveServer
 from tests.realtime.test_socketio import TIMEOUT, SioClient
+from tests.services.test_contest_realtime import end, live_contest, solve
 
 
 async def test_tv_display_hears_contest_status_and_ended(live: LiveServer) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from accolade.pipeline.commands import EventCommand
 from accolade.storage.models import Event
-from tests.engine.conftest import rule
+from tests.pipeline.conftest import rule
 
 
 async def test_concurrent_events_each_get_their_own_answer(engine):

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from accolade.app import create_app
-from tests.engine.conftest import rule
+from tests.pipeline.conftest import rule
 
 
 def ago(**delta: float) -> str:
