@@ -31,6 +31,7 @@ class RedisBus:
         self._client: aioredis.Redis = aioredis.Redis.from_url(url)
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._handler: MessageHandler | None = None
         # Called once subscribed again after a disconnect: what was published meanwhile reached
         # nobody here (pub/sub keeps nothing), so the gateway reads it back (`Gateway.catch_up`).
         self.on_resubscribed: Callable[[], Awaitable[None]] | None = None
@@ -39,6 +40,7 @@ class RedisBus:
         if not self._channel_given:
             self.channel = channel_for(scope)
         await self._client.ping()  # fail start-up loudly if Redis is not there
+        self._handler = handler
         self._listener = asyncio.create_task(self._listen(handler), name="redis-bus-listener")
         await asyncio.wait_for(self._subscribed.wait(), timeout=10)
 
@@ -73,7 +75,18 @@ class RedisBus:
                 delay_s = min(delay_s * 2, 5.0)
 
     async def publish(self, messages: list[RoomMessage]) -> None:
-        await self._client.publish(self.channel, encode_batch(messages))
+        try:
+            await self._client.publish(self.channel, encode_batch(messages))
+        except Exception:
+            # Redis is away: this node's own clients still get the batch now. The error goes on
+            # to the relay, which keeps its watermark and publishes the batch again later for the
+            # other nodes; this node's gateway skips the ids it delivered already.
+            if self._handler is not None:
+                try:
+                    await self._handler(messages)
+                except Exception:
+                    log.exception("local delivery while the redis bus is away failed")
+            raise
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -1,7 +1,8 @@
 """The gateway: one place that hands each room event to every transport's members, in id order.
 
 Room events arrive from the bus (`on_bus_message`), already numbered by the relay. Each node's
-gateway delivers them one at a time in a single task, so per-connection order is the id order.
+gateway delivers them one batch at a time (the bus's listener, and the relay's own node while
+Redis is away, take turns), so per-connection order is the id order.
 The relay's ids have no holes, so a message whose id is past the next one means the bus lost
 some (Redis was away and published to nobody): they are read from the history and delivered
 first, in order. After the bus reconnects (`catch_up`), what went out meanwhile is read the same
@@ -12,6 +13,7 @@ then admitted without an await in between, so it sees every id once and in order
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -56,21 +58,25 @@ class Gateway:
         self.transports: list[Transport] = []
         self.last_seq = 0
         self._holds: dict[str, list[list[RoomMessage]]] = {}
+        # One batch at a time: a second caller must not interleave its ids with the first's.
+        self._turn = asyncio.Lock()
 
     def add_transport(self, transport: Transport) -> None:
         self.transports.append(transport)
 
     async def on_bus_message(self, messages: list[RoomMessage]) -> None:
-        for message in messages:
-            if self.last_seq and message.seq > self.last_seq + 1:
-                await self._fill(before=message.seq)
-            await self.deliver(message)
+        async with self._turn:
+            for message in messages:
+                if self.last_seq and message.seq > self.last_seq + 1:
+                    await self._fill(before=message.seq)
+                await self.deliver(message)
 
     async def catch_up(self) -> None:
         """The bus is back after an outage: deliver from the history what was published while
         this node could not hear it (ids after the last one delivered)."""
-        if self.last_seq:
-            await self._fill(before=None)
+        async with self._turn:
+            if self.last_seq:
+                await self._fill(before=None)
 
     async def _fill(self, before: int | None) -> None:
         """Deliver the stored events after `last_seq` (and before `before`), in id order."""
