@@ -130,6 +130,12 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
     ("GET", f"{CONTESTS}/{{contest_id}}/leaderboard", f"{CONTESTS}/1/leaderboard", None),
     (
         "POST",
+        f"{CONTESTS}/{{contest_id}}/invitations",
+        f"{CONTESTS}/1/invitations",
+        {"userIds": [42]},
+    ),
+    (
+        "POST",
         "/api/leaderboard/contests/{contest_id}/payout",
         "/api/leaderboard/contests/1/payout",
         None,
