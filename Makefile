@@ -17,8 +17,12 @@ install: $(STAMP)
 serve: install  ## Run Accolade on 127.0.0.1:5000 with ./accolade.db (honours ACCOLADE_* variables)
 	$(BIN)/accolade serve
 
-test: install  ## The whole suite, on SQLite and PostgreSQL
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The suite waits on sockets, servers and subprocesses as much as on the CPU: two pytest-xdist
+# workers (each with its own databases and ports). `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
+
+test: install  ## The whole suite, on SQLite and PostgreSQL (one file: make test PYTEST_ARGS=tests/x.py)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -99,17 +101,24 @@ def ensure_node_modules() -> Path:
     pinned = _pinned_versions()
     if not _stale(pinned):
         return NODE_DIR
-    command = [npm, "ci", "--no-audit", "--no-fund"]
-    try:
-        result = subprocess.run(
-            command,
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=NPM_CI_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+    # pytest-xdist workers can get here together: one runs `npm ci`, the others wait for it.
+    with (Path(tempfile.gettempdir()) / "accolade-tests-npm-ci.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not _stale(pinned):
+            return NODE_DIR
+        command = [npm, "ci", "--no-audit", "--no-fund"]
+        try:
+            result = subprocess.run(
+                command,
+                cwd=NODE_DIR,
+                capture_output=True,
+                text=True,
+                timeout=NPM_CI_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            result = None
+    if result is None:
         _unavailable(f"`{' '.join(command)}` in {NODE_DIR} took over {NPM_CI_TIMEOUT:.0f} s")
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()[-4000:]

@@ -10,8 +10,10 @@ API suite already runs on both databases.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import shutil
 import subprocess
+import tempfile
 from asyncio import Task
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -70,7 +72,11 @@ def _apt_install() -> str | None:
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not CHROMIUM.exists():
-        reason = _apt_install()
+        # pytest-xdist workers can get here together, and apt-get refuses to run twice at once:
+        # one installs, the others wait and find Chromium there.
+        with (Path(tempfile.gettempdir()) / "accolade-tests-apt.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            reason = None if CHROMIUM.exists() else _apt_install()
         if reason is not None:
             unavailable(f"Chromium is missing and could not be installed: {reason}")
     return str(CHROMIUM)
