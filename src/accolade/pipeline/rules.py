@@ -7,7 +7,6 @@ re-reading every achievement on every event.
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain.achievements import Operator, Requirement, Timeframe, TimeUnit
-from accolade.storage.models import Achievement, InstanceSetting, utcnow
-from accolade.storage.upsert import insert_for
+from accolade.storage import versions
+from accolade.storage.models import Achievement, InstanceSetting
 
 RULES_VERSION_KEY = "rules_version"
 
@@ -125,13 +124,7 @@ def rule_of(achievement: Achievement) -> Rule:
 
 async def bump_version(session: AsyncSession) -> None:
     """Mark the rules changed; call in the transaction that changes an achievement."""
-    version = uuid.uuid4().hex
-    statement = insert_for(session, InstanceSetting).values(
-        key=RULES_VERSION_KEY, value=version, created_at=utcnow()
-    )
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=["key"], set_={"value": version})
-    )
+    await versions.bump(session, RULES_VERSION_KEY)
 
 
 class Rules:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,11 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accolade.domain import notices, rooms
 from accolade.domain.contests import ContestStatus, in_window
 from accolade.domain.wire import iso
-from accolade.storage import commit
+from accolade.storage import commit, versions
 from accolade.storage import contests as repo
 from accolade.storage.models import Contest, InstanceSetting, User, utcnow
 from accolade.storage.outbox import add_room_event
-from accolade.storage.upsert import insert_for
 
 if TYPE_CHECKING:  # the engine imports `services.contests`, which imports this module
     from accolade.pipeline.commands import MetricMove
@@ -104,13 +102,7 @@ def window_start(contest: Contest) -> datetime | None:
 
 async def bump_version(session: AsyncSession) -> None:
     """Tell every node's cache that contests changed; call in the changing transaction."""
-    version = uuid.uuid4().hex
-    statement = insert_for(session, InstanceSetting).values(
-        key=CONTESTS_VERSION_KEY, value=version, created_at=utcnow()
-    )
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=["key"], set_={"value": version})
-    )
+    await versions.bump(session, CONTESTS_VERSION_KEY)
 
 
 class CountingContests:
