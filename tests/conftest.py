@@ -17,8 +17,9 @@ import asyncio
 import io
 import os
 import shutil
+import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -253,11 +254,14 @@ def service(auth: TokenFactory) -> dict[str, str]:
     return auth("host-app", "service")
 
 
-@pytest.fixture
-def free_port() -> Iterator[int]:
-    import socket
-
+def unused_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    yield port
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def free_port() -> int:
+    return unused_port()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,19 +19,12 @@ import pytest
 
 from accolade.auth import issue_token
 from accolade.domain.identity import Role
-from tests.conftest import fresh_postgres_database
+from tests.conftest import fresh_postgres_database, unused_port
 
 ACCOLADE = [sys.executable, "-m", "accolade"]
 SECRET = "faults-secret-" + "x" * 40
 ADMIN = {"Authorization": f"Bearer {issue_token(SECRET, 'admin', Role.ADMIN, 3600)}"}
 START_S = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -44,7 +36,7 @@ class Node:
     cwd: Path
     database_url: str
     redis_url: str | None = None
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=unused_port)
     process: subprocess.Popen[str] | None = None
     log: TextIO | None = None
 

@@ -8,7 +8,6 @@ path, except the modules in `_FAST_PATH_ON_ONLY`.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from fastapi import FastAPI
 
 from accolade.app import create_app
 from accolade.config import Settings
+from tests.conftest import unused_port
 
 
 @dataclass
@@ -40,15 +40,8 @@ class LiveServer:
         return httpx.AsyncClient(base_url=self.url, headers=headers or {}, timeout=10)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def start_server(settings: Settings) -> tuple[LiveServer, uvicorn.Server, asyncio.Task[None]]:
-    port = _free_port()
+    port = unused_port()
     app = create_app(settings)
     config = uvicorn.Config(
         app.state.asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="on"

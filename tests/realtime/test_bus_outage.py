@@ -6,7 +6,6 @@ is started and killed; the machine's shared one is never touched."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from accolade.bus.messages import RoomMessage
 from accolade.config import Settings
 from accolade.realtime.gateway import Gateway
 from accolade.storage.models import utcnow
-from tests.conftest import empty_database, unavailable
+from tests.conftest import empty_database, unavailable, unused_port
 from tests.realtime.conftest import LiveServer, live_settings, start_server, stop_server
 from tests.realtime.test_socketio import TIMEOUT, TV, SioClient, celebrate, room_events
 
@@ -59,20 +58,13 @@ class OwnRedis:
             await client.aclose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def own_redis() -> Iterator[OwnRedis]:
     try:
         subprocess.run(["redis-server", "--version"], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         unavailable(f"redis-server cannot be run: {exc}")
-    server = OwnRedis(_free_port())
+    server = OwnRedis(unused_port())
     server.start()
     try:
         yield server

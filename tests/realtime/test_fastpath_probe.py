@@ -29,8 +29,8 @@ from accolade.app import create_app
 from accolade.cli import uvicorn_options
 from accolade.config import Settings
 from accolade.realtime.fastpath import FastPath, probe
-from tests.conftest import TEST_SECRET
-from tests.realtime.conftest import LiveServer, _free_port, live_settings, stop_server
+from tests.conftest import TEST_SECRET, unused_port
+from tests.realtime.conftest import LiveServer, live_settings, stop_server
 from tests.realtime.test_fastpath import (
     DATA,
     EVENT,
@@ -74,7 +74,7 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
 async def serve(
     settings: Settings, fast_path: FastPath | None, **uvicorn_config: Any
 ) -> AsyncIterator[LiveServer]:
-    port = _free_port()
+    port = unused_port()
     app = create_app(settings, fast_path=fast_path)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -195,7 +195,7 @@ def test_the_pinned_versions_lie_inside_the_known_ranges() -> None:
 
 def start_serve(tmp_path: Path, fast_path: str) -> Node:
     """`accolade serve` on a fresh SQLite file with `ACCOLADE_FAST_PATH=fast_path`."""
-    port = _free_port()
+    port = unused_port()
     log_path = tmp_path / "serve.log"
     log = log_path.open("w")
     process = subprocess.Popen(

@@ -17,8 +17,8 @@ import websockets
 from accolade.app import create_app
 from accolade.cli import uvicorn_options
 from accolade.config import Settings
-from tests.conftest import empty_database
-from tests.realtime.conftest import LiveServer, _free_port, live_settings, stop_server
+from tests.conftest import empty_database, unused_port
+from tests.realtime.conftest import LiveServer, live_settings, stop_server
 from tests.realtime.test_fastpath import RawSocketIO
 from tests.realtime.test_socketio import TIMEOUT, TV, SioClient
 
@@ -103,7 +103,7 @@ async def test_a_malformed_plain_frame_answers_validation_error_and_keeps_the_co
 async def served(settings: Settings) -> AsyncIterator[LiveServer]:
     """A server run the way `accolade serve` runs it (its uvicorn options, fast path on)."""
     await empty_database(settings)
-    config = live_settings(settings, port=_free_port(), log_level="warning")
+    config = live_settings(settings, port=unused_port(), log_level="warning")
     app = create_app(config)
     server = uvicorn.Server(
         uvicorn.Config(app.state.asgi, lifespan="on", **uvicorn_options(config))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import socketio
 
 from accolade.auth import issue_token
 from accolade.domain.identity import Role
-from tests.conftest import fresh_postgres_database
+from tests.conftest import fresh_postgres_database, unused_port
 
 pytestmark = pytest.mark.live
 
@@ -46,13 +45,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -76,7 +68,7 @@ class Node:
 
 
 def start_node(name: str, cwd: Path, database_url: str, redis_url: str) -> Node:
-    port = free_port()
+    port = unused_port()
     log_path = cwd / f"node-{name}.log"
     log = log_path.open("w")
     process = subprocess.Popen(

@@ -11,8 +11,8 @@ import httpx
 from playwright.async_api import expect
 
 from accolade.domain.identity import Role
+from tests.conftest import unused_port
 from tests.realtime.conftest import LiveServer, stop_server
-from tests.realtime.conftest import _free_port as free_port
 from tests.web.conftest import (
     LAPTOP_SIZE,
     Screen,
@@ -105,7 +105,7 @@ async def test_tv_reconnects_after_a_server_restart_and_shows_what_it_missed(
     tmp_path: Path, screen: Screen
 ) -> None:
     settings = web_settings(tmp_path)
-    live, server, task = await start_on(settings, free_port())
+    live, server, task = await start_on(settings, unused_port())
     page = screen.page
     try:
         await page.goto(f"{live.url}/tv?cardSeconds=1&title=Sales%20Floor")
