@@ -4,6 +4,8 @@ at the same moment never lose a write made in between. On a real Redis and both 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +73,22 @@ class PausedNode(RedisLeaderboard):
         return found
 
 
+@asynccontextmanager
+async def another_node_rebuilding(app: Any, store: Any) -> AsyncIterator[None]:
+    """Another node (a store on the same Redis keys and database) rebuilds the all-time board:
+    the block runs after it read the rows and before it puts its copy in place."""
+    other_node = PausedNode(REDIS_URL, app.state.services.database, key_prefix=store.key_prefix)
+    try:
+        rebuilding = asyncio.create_task(other_node.rebuild(ALL_TIME))
+        await asyncio.wait_for(other_node.read.wait(), 10)
+        yield
+        other_node.release.set()
+        await asyncio.wait_for(rebuilding, 10)
+    finally:
+        other_node.release.set()
+        await other_node.close()
+
+
 async def test_two_nodes_rebuilding_one_board_at_once_keep_a_write_made_in_between(
     app,
     client,
@@ -83,19 +101,9 @@ async def test_two_nodes_rebuilding_one_board_at_once_keep_a_write_made_in_betwe
     # Node A (another store on the same Redis keys and database) starts a rebuild and reads
     # the rows; then user 3's event commits on node B (the app), whose write finds the copy
     # being rebuilt and rebuilds it too, with the new row; then A's rebuild ends, last.
-    other_node = PausedNode(
-        REDIS_URL, app.state.services.database, key_prefix=redis_store.key_prefix
-    )
-    try:
-        first = asyncio.create_task(other_node.rebuild(ALL_TIME))
-        await asyncio.wait_for(other_node.read.wait(), 10)
+    async with another_node_rebuilding(app, redis_store):
         await record(client, service, [(3, "calls", 50)])
         await leaderboards.settled()
-        other_node.release.set()
-        await asyncio.wait_for(first, 10)
-    finally:
-        other_node.release.set()
-        await other_node.close()
     board = (await client.get("/api/leaderboards/calls")).json()
     assert [(e["userId"], e["value"]) for e in board] == [(3, 50), (2, 20), (1, 10)]
     assert [s.value for s in await redis_store.top(ALL_TIME, 10)] == [50, 20, 10]
@@ -110,18 +118,8 @@ async def test_a_rebuild_under_way_when_a_user_is_deleted_does_not_bring_it_back
     await record(client, service, [(1, "calls", 10), (2, "calls", 30)])
     leaderboards = app.state.services.leaderboards
     await leaderboards.settled()
-    other_node = PausedNode(
-        REDIS_URL, app.state.services.database, key_prefix=redis_store.key_prefix
-    )
-    try:
-        rebuilding = asyncio.create_task(other_node.rebuild(ALL_TIME))
-        await asyncio.wait_for(other_node.read.wait(), 10)  # it read user 2's row
+    async with another_node_rebuilding(app, redis_store):  # it has read user 2's row
         assert (await client.delete("/api/users/2", headers=service)).status_code == 200
-        other_node.release.set()
-        await asyncio.wait_for(rebuilding, 10)
-    finally:
-        other_node.release.set()
-        await other_node.close()
     board = (await client.get("/api/leaderboards/calls")).json()
     assert [(e["rank"], e["userId"]) for e in board] == [(1, 1)]
     assert [s.value for s in await redis_store.top(ALL_TIME, 10)] == [10]
