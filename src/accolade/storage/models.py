@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -85,6 +86,8 @@ class User(Timestamped, Base):
     key_is_int: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     user_name: Mapped[str | None] = mapped_column(String(255))
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # When the user's first event was taken: "active" users are rarity's denominator.
+    first_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def external_id(self) -> int | str:
@@ -112,6 +115,10 @@ class Achievement(Timestamped, Base):
     )
     rewards: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, nullable=False, default=list)
     is_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # True: an unlock whose rule no longer holds (a reversal, a rule change) is taken back.
+    revocable: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     meta: Mapped[Any] = mapped_column("metadata", JsonType, nullable=False, default=dict)
 
 
@@ -136,6 +143,48 @@ class UserAchievement(Timestamped, Base):
     )
     unlocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     meta: Mapped[Any] = mapped_column("metadata", JsonType, nullable=True, default=dict)
+
+
+class AchievementStats(Base):
+    """How many users hold an achievement, and when the first did: kept on every unlock, revoke
+    and user deletion, so rarity is read, never counted per request."""
+
+    __tablename__ = "achievement_stats"
+
+    achievement_id: Mapped[int] = mapped_column(
+        ForeignKey("achievements.id", ondelete="CASCADE"), primary_key=True
+    )
+    unlocked_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_unlocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Tally(Base):
+    """An instance-wide count kept incrementally (`active_users`: users with an event)."""
+
+    __tablename__ = "tallies"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class AuditEntry(Base):
+    """One change made through the API: who (token subject and role), what, when, and details
+    (before and after where they apply). Written in the change's own transaction."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_actor_id", "actor", "id"),
+        Index("ix_audit_log_action_id", "action", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    actor: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(100), nullable=False)
+    target: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[Any] = mapped_column(JsonType, nullable=False, default=dict)
 
 
 class InstanceSetting(Base):
@@ -251,6 +300,31 @@ class Event(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     data: Mapped[Any] = mapped_column(JsonType, nullable=False, default=dict)
     result: Mapped[Any] = mapped_column(JsonType, nullable=False, default=dict)
+    # Set once by its reversal (`EventReversal`): a reversed event stays stored, counting nothing.
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventReversal(Base):
+    """The reversal of one stored event: a ledger entry of its own, at most one per event (the
+    unique `event_id` makes a second or concurrent reverse fail), with the effects it undid."""
+
+    __tablename__ = "event_reversals"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("events.id", ondelete="CASCADE"),
+        unique=True,
+        nullable=False,
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(255))
+    reversed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    effects: Mapped[Any] = mapped_column(JsonType, nullable=False, default=dict)
 
 
 class UserStats(Base):
