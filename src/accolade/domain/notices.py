@@ -45,6 +45,11 @@ _ENDED = "contestId name metric endedAt leaderboard timestamp"
 # /leaderboard: the TV, the team and contest screens, a rep's rank.
 ACHIEVEMENT_CELEBRATION = _notice("achievement:celebration", (LEADERBOARD,), _ACHIEVEMENT)
 ACHIEVEMENT_EARNED = _notice("achievement:earned", (LEADERBOARD, ROOT), _ACHIEVEMENT)
+ACHIEVEMENT_REVOKED = _notice(
+    "achievement:revoked",
+    (LEADERBOARD,),
+    "userId userName achievementId achievementType title reason timestamp",
+)
 RANKINGS_UPDATE = _notice("rankings:update", (LEADERBOARD,), _RANKING)
 LEADERBOARD_REFRESH = _notice("leaderboard:refresh", (LEADERBOARD,), "metric periodKeys timestamp")
 CONTEST_ENTRY = _notice(
