@@ -19,10 +19,12 @@ serve: install  ## Run Accolade on 127.0.0.1:5000 with ./accolade.db (honours AC
 
 # The suite waits on sockets, servers and subprocesses as much as on the CPU: two pytest-xdist
 # workers (each with its own databases and ports). `make test PYTEST_WORKERS=0` runs in one process.
+# worksteal: a worker that runs out takes half of the other's queue (tests take 0.01 s to a minute;
+# tests/conftest.py runs the longest files first).
 PYTEST_WORKERS ?= 2
 
 test: install  ## The whole suite, on SQLite and PostgreSQL (one file: make test PYTEST_ARGS=tests/x.py)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -14,6 +14,7 @@ names only, for checks that are decided before any row is read or written.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import shutil
@@ -44,6 +45,47 @@ REQUIRE_SERVICES = os.environ.get("ACCOLADE_REQUIRE_SERVICES") == "1"
 PG_SERVER_URL = os.environ.get(
     "ACCOLADE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+# Files whose tests take seconds each (real processes, kills, a browser, fuzzing), longest first.
+# They run before the rest: `make test` (pytest-xdist, --dist worksteal) then spreads them over
+# the workers early, and the run ends on short tests on both workers instead of one long test.
+SLOW_FIRST = (
+    "tests/faults/test_kill_mid_burst.py",
+    "tests/api/test_openapi_fuzz.py",
+    "tests/realtime/test_two_nodes.py",
+    "tests/faults/",
+    "tests/web/",
+    "tests/realtime/test_fastpath.py",
+    "tests/realtime/test_limits.py",
+    "tests/realtime/test_fastpath_two_nodes.py",
+    "tests/realtime/test_bus_outage.py",
+    "tests/test_cli.py",
+    "tests/test_load.py",
+)
+
+
+def _slowness(item: pytest.Item) -> int:
+    path = item.nodeid.partition("::")[0]
+    ranks = [rank for rank, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)]
+    return ranks[0] if ranks else len(SLOW_FIRST)
+
+
+@pytest.hookimpl(trylast=True)  # after the deselections of other hooks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_slowness)  # stable: each file keeps its own order
+
+
+# The collector's pauses grow with the heap: every app a test builds leaves reference cycles, and
+# a full collection walks every object the imports made too (FastAPI, SQLAlchemy, schemathesis).
+# Collect less often, and never walk again what exists once the tests are collected.
+GC_GEN0_THRESHOLD = 50_000
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def unavailable(reason: str) -> None:

@@ -1,19 +1,27 @@
-"""The `accolade` command, run as a user runs it: a real process, a real port."""
+"""The `accolade` command, run as a user runs it: a real process and a real port for `serve`
+(and for one `token`: its standard output holds the token and nothing else); the other commands
+in this process (`invoke`), on the same arguments, environment and directory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from accolade import cli
 
 ACCOLADE = [sys.executable, "-m", "accolade"]
 
@@ -33,6 +41,36 @@ def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+def invoke(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`accolade ARGS` as `run` runs it, without a new interpreter (which spends seconds importing
+    everything): in `cwd`, without the ACCOLADE_* variables of this process, plus `env`; with the
+    exit code, standard output and standard error a process would have. In a thread of its own,
+    so that the command's `asyncio.run` leaves this thread's event loop alone."""
+    environment: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ACCOLADE_")}
+    environment.update(env)
+
+    def call() -> subprocess.CompletedProcess[str]:
+        runner = CliRunner()
+        consoles = cli.out, cli.err
+        try:
+            with contextlib.chdir(cwd):
+                with runner.isolation(env=environment):
+                    # The consoles a new process makes (they look at its terminal and COLUMNS).
+                    cli.out = Console(soft_wrap=True)
+                    cli.err = Console(stderr=True, soft_wrap=True)
+                result = runner.invoke(cli.app, list(args), env=environment)
+        finally:
+            cli.out, cli.err = consoles
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception  # a process would print this traceback and exit 1
+        return subprocess.CompletedProcess(
+            [*ACCOLADE, *args], result.exit_code, result.stdout, result.stderr
+        )
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
 
 
 @contextmanager
@@ -91,14 +129,14 @@ def printed_token(lines: list[str]) -> str:
 
 
 def test_help_explains_each_command_and_option(tmp_path):
-    top = run("--help", cwd=tmp_path)
+    top = invoke("--help", cwd=tmp_path)
     assert top.returncode == 0
     for command in ("serve", "migrate", "token", "load"):
         assert command in top.stdout
-    serve = run("serve", "--help", cwd=tmp_path, COLUMNS="200").stdout
+    serve = invoke("serve", "--help", cwd=tmp_path, COLUMNS="200").stdout
     for option in ("--host", "--port", "--database-url"):
         assert option in serve
-    token = run("token", "--help", cwd=tmp_path, COLUMNS="200").stdout
+    token = invoke("token", "--help", cwd=tmp_path, COLUMNS="200").stdout
     for option in ("--sub", "--role", "--ttl"):
         assert option in token
 
@@ -123,14 +161,14 @@ def test_token_prints_only_a_signed_jwt(tmp_path):
 
 
 def test_token_with_ttl_zero_never_expires(tmp_path):
-    result = run("token", "--sub", "7", "--ttl", "0", cwd=tmp_path, ACCOLADE_JWT_SECRET="s" * 40)
+    result = invoke("token", "--sub", "7", "--ttl", "0", cwd=tmp_path, ACCOLADE_JWT_SECRET="s" * 40)
     claims = jwt.decode(result.stdout.strip(), "s" * 40, algorithms=["HS256"])
     assert "exp" not in claims
     assert claims["role"] == "user"
 
 
 def test_token_refuses_an_unknown_role(tmp_path):
-    result = run(
+    result = invoke(
         "token", "--sub", "7", "--role", "root", cwd=tmp_path, ACCOLADE_JWT_SECRET="s" * 40
     )
     assert result.returncode == 2
@@ -138,22 +176,22 @@ def test_token_refuses_an_unknown_role(tmp_path):
 
 
 def test_bad_database_url_is_a_clear_error(tmp_path):
-    result = run("migrate", "--database-url", "mysql://x@y/z", cwd=tmp_path)
+    result = invoke("migrate", "--database-url", "mysql://x@y/z", cwd=tmp_path)
     assert result.returncode == 2
     assert "unsupported database" in result.stderr
 
 
 def test_migrate_then_again_is_up_to_date(tmp_path):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    first = run("migrate", "--database-url", url, cwd=tmp_path)
+    first = invoke("migrate", "--database-url", url, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "Migrated" in first.stdout
-    second = run("migrate", "--database-url", url, cwd=tmp_path)
+    second = invoke("migrate", "--database-url", url, cwd=tmp_path)
     assert "up to date" in second.stdout
 
 
 def test_migrate_brings_postgres_up_to_date(tmp_path, postgres_url):
-    result = run("migrate", "--database-url", postgres_url, cwd=tmp_path)
+    result = invoke("migrate", "--database-url", postgres_url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout or "Migrated" in result.stdout
 
@@ -182,7 +220,7 @@ def test_generated_secret_survives_a_restart(tmp_path, free_port):
     # Not guessable: it is not a fixed default, and a restart keeps it.
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(token, "change-me-" * 4, algorithms=["HS256"])
-    cli_token = run("token", "--sub", "1", "--role", "admin", cwd=tmp_path).stdout.strip()
+    cli_token = invoke("token", "--sub", "1", "--role", "admin", cwd=tmp_path).stdout.strip()
     with serving(tmp_path, free_port) as (base, _):
         for t in (token, cli_token):
             response = httpx.get(
@@ -196,7 +234,7 @@ def test_each_instance_generates_its_own_long_secret(tmp_path):
     secrets = []
     for name in ("one", "two"):
         (tmp_path / name).mkdir()
-        assert run("token", "--sub", "1", cwd=tmp_path / name).returncode == 0
+        assert invoke("token", "--sub", "1", cwd=tmp_path / name).returncode == 0
         with sqlite3.connect(tmp_path / name / "accolade.db") as db:
             (value,) = db.execute(
                 "SELECT value FROM instance_settings WHERE key='jwt_secret'"

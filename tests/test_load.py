@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_cli import printed_token, run, serving
+from tests.test_cli import invoke, printed_token, serving
 
 CATALOG = """
 achievements:
@@ -37,7 +37,7 @@ def stored(db: Path, query: str) -> list[tuple[object, ...]]:
 
 def load(tmp_path: Path, text: str, *args: str, name: str = "catalog.yaml"):
     (tmp_path / name).write_text(text)
-    return run(
+    return invoke(
         "load", name, "--database-url", f"sqlite:///{tmp_path / 'a.db'}", *args, cwd=tmp_path
     )
 
@@ -109,7 +109,7 @@ def test_load_into_a_running_server(tmp_path, free_port):
     (tmp_path / "catalog.yaml").write_text(CATALOG)
     with serving(tmp_path, free_port) as (base, lines):
         token = printed_token(lines)
-        result = run("load", "catalog.yaml", "--url", base, "--token", token, cwd=tmp_path)
+        result = invoke("load", "catalog.yaml", "--url", base, "--token", token, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         listed = httpx.get(f"{base}/api/achievements", headers={"Authorization": f"Bearer {token}"})
         assert {a["key"] for a in listed.json()} == {"first-sale", "three-a-day"}

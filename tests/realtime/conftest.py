@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from accolade.app import create_app
 from accolade.config import Settings
 from tests.conftest import unused_port
+from tests.nodes import started  # noqa: F401 - the fixture, for the tests that start nodes
 
 
 @dataclass

@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import re
-import subprocess
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from accolade.cli import uvicorn_options
 from accolade.config import Settings
 from accolade.realtime.fastpath import FastPath, probe
 from tests.conftest import TEST_SECRET, unused_port
+from tests.nodes import Node
 from tests.realtime.conftest import LiveServer, live_settings, stop_server
 from tests.realtime.test_fastpath import (
     DATA,
@@ -43,7 +43,6 @@ from tests.realtime.test_fastpath import (
     socketio_sockets,
 )
 from tests.realtime.test_socketio import TIMEOUT, SioClient, broadcast
-from tests.realtime.test_two_nodes import ACCOLADE, SECRET, Node, clean_env, stop_node, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_PATH_LOGGER = "accolade.fastpath"
@@ -195,18 +194,9 @@ def test_the_pinned_versions_lie_inside_the_known_ranges() -> None:
 
 def start_serve(tmp_path: Path, fast_path: str) -> Node:
     """`accolade serve` on a fresh SQLite file with `ACCOLADE_FAST_PATH=fast_path`."""
-    port = unused_port()
-    log_path = tmp_path / "serve.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [*ACCOLADE, "serve", "--port", str(port), "--database-url", f"sqlite:///{tmp_path}/a.db"],
-        cwd=tmp_path,
-        env=clean_env(ACCOLADE_JWT_SECRET=SECRET, ACCOLADE_FAST_PATH=fast_path, COLUMNS="200"),
-        stdout=log,  # a file, not a pipe: a chatty server never blocks on a full pipe
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    return Node("serve", port, process, log_path, log)
+    node = Node("serve", tmp_path, f"sqlite:///{tmp_path}/a.db", fast_path=fast_path)
+    node.start()
+    return node
 
 
 @pytest.mark.live
@@ -218,9 +208,9 @@ async def test_accolade_serve_says_whether_the_fast_path_is_on_and_serves_either
 ) -> None:
     node = start_serve(tmp_path, mode)
     try:
-        await wait_ready(node)
+        await node.ready()
         assert re.search(rf"Fast path\s+{re.escape(shown)}", node.output()), node.output()
         async with websockets.connect(f"{node.url.replace('http', 'ws')}/leaderboard") as plain:
             assert await plain_join_tv(plain) == {"room": TV}
     finally:
-        stop_node(node)
+        node.stop()

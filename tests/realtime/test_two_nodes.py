@@ -9,116 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-import httpx
 import pytest
 import socketio
 
-from accolade.auth import issue_token
-from accolade.domain.identity import Role
-from tests.conftest import fresh_postgres_database, unused_port
+from tests.conftest import fresh_postgres_database
+from tests.nodes import ADMIN, Node
+
+__all__ = ["ADMIN", "Node", "cluster_database", "nodes"]  # test_fastpath_two_nodes takes them
 
 pytestmark = pytest.mark.live
 
-ACCOLADE = [sys.executable, "-m", "accolade"]
-SECRET = "two-nodes-secret-" + "x" * 40
 NAMESPACE = "/leaderboard"
 WAIT_S = 10
-START_S = 30
-ADMIN = {"Authorization": f"Bearer {issue_token(SECRET, 'admin', Role.ADMIN, 3600)}"}
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    # ACCOLADE_FAST_PATH stays: tests/realtime/conftest.py sets it per test (on, or off).
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("ACCOLADE_") or k == "ACCOLADE_FAST_PATH"
-    }
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Node:
-    name: str
-    port: int
-    process: subprocess.Popen[str]
-    log_path: Path
-    log: TextIO
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, headers=ADMIN, timeout=WAIT_S)
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-
-def start_node(name: str, cwd: Path, database_url: str, redis_url: str) -> Node:
-    port = unused_port()
-    log_path = cwd / f"node-{name}.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [
-            *ACCOLADE,
-            "serve",
-            "--port",
-            str(port),
-            "--database-url",
-            database_url,
-            "--redis-url",
-            redis_url,
-        ],
-        cwd=cwd,
-        env=clean_env(
-            ACCOLADE_JWT_SECRET=SECRET,
-            ACCOLADE_SESSION_FLUSH_INTERVAL_S="0.5",
-            ACCOLADE_RELAY_POLL_INTERVAL_S="0.2",
-            COLUMNS="200",
-        ),
-        stdout=log,  # a file, not a pipe: a chatty server never blocks on a full pipe
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    return Node(name, port, process, log_path, log)
-
-
-async def wait_ready(node: Node) -> None:
-    deadline = time.monotonic() + START_S
-    async with httpx.AsyncClient(timeout=2) as http:
-        while time.monotonic() < deadline:
-            if node.process.poll() is not None:
-                raise AssertionError(f"node {node.name} exited:\n{node.output()}")
-            try:
-                if (await http.get(f"{node.url}/health")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"node {node.name} did not start in {START_S}s:\n{node.output()}")
-
-
-def stop_node(node: Node) -> None:
-    node.process.terminate()
-    try:
-        node.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        node.process.kill()
-        node.process.wait(timeout=10)
-    node.log.close()
 
 
 @pytest.fixture
@@ -130,18 +38,16 @@ async def cluster_database() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def nodes(
-    tmp_path: Path, cluster_database: str, redis_url: str
-) -> AsyncIterator[tuple[Node, Node]]:
-    """Nodes A and B, started together (they race to migrate the empty database)."""
-    started: list[Node] = []
-    try:
-        for name in ("a", "b"):
-            started.append(start_node(name, tmp_path, cluster_database, redis_url))
-        await asyncio.gather(*(wait_ready(node) for node in started))
-        yield started[0], started[1]
-    finally:
-        for node in started:
-            stop_node(node)
+    tmp_path: Path, cluster_database: str, redis_url: str, fast_path: str, started: list[Node]
+) -> tuple[Node, Node]:
+    """Nodes A and B, started together (they race to migrate the empty database), with the
+    ACCOLADE_FAST_PATH of this test (tests/realtime/conftest.py)."""
+    a, b = (Node(name, tmp_path, cluster_database, redis_url, fast_path) for name in ("a", "b"))
+    started.extend([a, b])
+    a.start()
+    b.start()
+    await asyncio.gather(a.ready(), b.ready())
+    return a, b
 
 
 @dataclass
