@@ -64,8 +64,10 @@ from accolade.services.leaderboards import LeaderboardService
 from accolade.services.notifications import NotificationService
 from accolade.services.profiles import ProfileService
 from accolade.services.quests import QuestService
+from accolade.services.recompute import RecomputeService
 from accolade.services.rewards import RewardService
 from accolade.services.sales import SalesService
+from accolade.services.simulate import SimulateService
 from accolade.services.teams import TeamService
 from accolade.services.training import TrainingService
 from accolade.services.users import UserService
@@ -210,6 +212,8 @@ def create_app(
                 sales=SalesService(engine),
                 teams=teams,
                 contests=contests,
+                recompute=RecomputeService(database, broadcaster),
+                simulate=SimulateService(database),
             )
             if isinstance(message_bus, RedisBus):  # pub/sub keeps nothing for a node away
                 message_bus.on_resubscribed = gateway.catch_up

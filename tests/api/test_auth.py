@@ -57,6 +57,13 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
     ("GET", f"{ACHIEVEMENTS}/{{achievement_id}}", f"{ACHIEVEMENTS}/{{aid}}", None),
     ("PATCH", f"{ACHIEVEMENTS}/{{achievement_id}}", f"{ACHIEVEMENTS}/{{aid}}", {"points": 5}),
     ("DELETE", f"{ACHIEVEMENTS}/{{achievement_id}}", f"{ACHIEVEMENTS}/{{aid}}", None),
+    ("POST", f"{ACHIEVEMENTS}/simulate", f"{ACHIEVEMENTS}/simulate", {"name": "What if"}),
+    (
+        "POST",
+        f"{ACHIEVEMENTS}/{{achievement_id}}/recompute",
+        f"{ACHIEVEMENTS}/{{aid}}/recompute",
+        None,
+    ),
     ("GET", "/api/admin/connections", "/api/admin/connections", None),
     (
         "POST",
@@ -66,8 +73,10 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
     ),
     ("GET", "/api/rooms/{room}/events", "/api/rooms/user:42/events", None),
     ("GET", "/api/admin/flagged-events", "/api/admin/flagged-events", None),
+    ("GET", "/api/admin/audit", "/api/admin/audit", None),
     ("POST", "/api/events", "/api/events", {"userId": 42, "type": "login"}),
     ("POST", "/api/events/batch", "/api/events/batch", {"events": [{"userId": 42, "type": "x"}]}),
+    ("POST", "/api/events/{event_id}/reverse", "/api/events/1/reverse", {"reason": "refund"}),
     (
         "POST",
         "/api/training/gamification/award-xp",

@@ -39,6 +39,12 @@ def test_badge_earned_title_type_rarity_and_icon() -> None:
     assert c.extra["rarity"] == "legendary"
 
 
+def test_badge_carries_its_rarity_percent_and_first() -> None:
+    payload = badge_earned(1, "A", "Test", "d", rarity_percent=2.5, first=True).as_payload()
+    assert (payload["rarityPercent"], payload["first"]) == (2.5, True)
+    assert badge_earned(1, "A", "Test", "d").as_payload()["first"] is False
+
+
 def test_badge_without_icon_gets_the_medal() -> None:
     assert badge_earned(1, "A", "Test", "d").icon == "🏅"
 
@@ -257,5 +263,7 @@ def test_payload_is_camel_case_and_extra_cannot_override_core_fields() -> None:
         "title": "t",
         "description": "d",
         "icon": "🔥",
+        "rarityPercent": None,
+        "first": False,
         "value": 7,
     }

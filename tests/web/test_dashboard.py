@@ -61,6 +61,11 @@ async def test_dashboard_shows_a_users_progress_and_toasts_what_they_earn(
     await expect(page.locator("#me-streak")).to_contain_text("1-day streak")
     deal_maker = page.locator(".achievement", has_text="Deal Maker")
     await expect(deal_maker).to_have_class("achievement locked")
+    # Each achievement's rarity: Sam holds Deal Maker, one of the two users with an event.
+    await expect(deal_maker.locator(".achievement-share")).to_have_text("50% have this")
+    await expect(
+        page.locator(".achievement", has_text="Closer").locator(".achievement-share")
+    ).to_have_text("Nobody yet")
     await expect(page.locator("#achievements")).not_to_contain_text("Night Owl")
     await expect(page.locator("#board .board-row")).to_have_count(1)
     await expect(page.locator("#feed")).to_contain_text("Level 2 Achieved!")  # history
@@ -70,6 +75,7 @@ async def test_dashboard_shows_a_users_progress_and_toasts_what_they_earn(
     await host.post("/api/sales-reps/u-7/sales", json={"amount": 1500})
     await expect(page.locator(".toast", has_text="Deal Maker Badge Earned!")).to_be_visible()
     await expect(deal_maker).to_have_class("achievement unlocked")
+    await expect(deal_maker.locator(".achievement-share")).to_have_text("100% have this")
     closer = page.locator(".achievement", has_text="Closer")
     await expect(closer.locator(".mini-text")).to_have_text("1 / 3")
     await expect(page.locator("#board .board-row").first).to_contain_text("Rosa Diaz")

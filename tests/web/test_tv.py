@@ -156,3 +156,46 @@ async def test_tv_with_a_refused_token_says_why_and_does_not_reconnect_in_a_loop
     await expect(page.locator("#badge")).to_have_text("Offline")
     await page.wait_for_timeout(3000)  # the ordinary backoff would have tried twice by now
     await expect(page.locator("#badge")).to_have_text("Offline")
+
+
+async def test_tv_gives_a_first_and_a_rare_unlock_their_own_longer_card(
+    site: LiveServer, host: httpx.AsyncClient, screen: Screen
+) -> None:
+    page = screen.page
+    async with site.http(bearer("admin", Role.ADMIN)) as admin:
+        await add_achievement(
+            admin,
+            name="Whale Hunter",
+            description="Closed a deal over $1M",
+            icon="🐋",
+            requirements=[{"metric": "whale", "operator": "gte", "threshold": 1}],
+        )
+    # Fifty users with an event: the share a badge's holders are of.
+    visits = [{"userId": f"u-{n}", "type": "visit"} for n in range(1, 51)]
+    answer = await host.post("/api/events/batch", json={"events": visits})
+    assert answer.status_code in (200, 201), answer.text
+    await page.goto(f"{site.url}/tv?cardSeconds=1")
+    await expect(page.locator("#badge")).to_have_text("Live")
+    card = page.locator(".celebration")
+
+    await post_event(host, userId="u-1", userName="Rosa Diaz", type="whale")
+    await expect(card).to_contain_text("Whale Hunter Badge Earned!")
+    await expect(card).to_contain_text("First in the company!")
+    await expect(card).to_have_class(re.compile(r"\bspecial-first\b"))
+    await expect(card).to_have_attribute("data-hold-ms", "2000")  # twice a normal card's
+    await expect(page.locator("#announcer")).to_contain_text("First in the company!")
+    await screen.shot("tv-first-unlock-1920x1080")
+    await expect(page.locator("#recent")).to_contain_text("Whale Hunter Badge Earned!")
+
+    await post_event(host, userId="u-2", userName="Sam Lee", type="whale")  # 2 of 50: 4%
+    await expect(card).to_contain_text("Only 4% have this")
+    await expect(card).to_have_class(re.compile(r"\bspecial-rare\b"))
+    await expect(card).to_have_attribute("data-hold-ms", "2000")
+    await screen.shot("tv-rare-unlock-1920x1080")
+    await expect(card).to_have_count(0)
+
+    await post_event(host, userId="u-3", userName="Kim Tran", type="xp", value=1000)
+    ordinary = page.locator(".celebration", has_text="1,000 XP Milestone!")
+    await expect(ordinary).to_have_attribute("data-hold-ms", "1000")
+    await expect(ordinary).not_to_have_class(re.compile(r"\bspecial\b"))
+    await expect(ordinary).not_to_contain_text("have this")

@@ -25,11 +25,14 @@ from accolade.services.leaderboards import LeaderboardService
 from accolade.services.notifications import NotificationService
 from accolade.services.profiles import ProfileService
 from accolade.services.quests import QuestService
+from accolade.services.recompute import RecomputeService
 from accolade.services.rewards import RewardService
 from accolade.services.sales import SalesService
+from accolade.services.simulate import SimulateService
 from accolade.services.teams import TeamService
 from accolade.services.training import TrainingService
 from accolade.services.users import UserService
+from accolade.storage import audit
 from accolade.storage.database import Database
 
 
@@ -57,6 +60,8 @@ class Services:
     sales: SalesService
     teams: TeamService
     contests: ContestService
+    recompute: RecomputeService
+    simulate: SimulateService
 
 
 async def get_services(request: Request) -> Services:
@@ -77,7 +82,11 @@ async def current_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("send `Authorization: Bearer <token>` (make one with `accolade token`)")
-    return read_token(services.jwt_secret, credentials.credentials)
+    principal = read_token(services.jwt_secret, credentials.credentials)
+    # Who the audit log names for the changes this request makes (same task and context as the
+    # endpoint: FastAPI awaits async dependencies in it).
+    audit.act_as(principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

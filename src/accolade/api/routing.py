@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from fastapi.routing import APIRoute
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -34,3 +35,18 @@ class SegmentRoute(APIRoute):
                 for name, value in child["path_params"].items()
             }
         return match, child
+
+
+class AchievementIdConvertor(StringConvertor):
+    """`{achievement_id:achievement}`: any segment but `simulate`.
+
+    `/api/achievements/simulate` is the what-if route for every method: a PATCH or GET there is
+    405 with `Allow: POST`, not a 422 for an achievement id "simulate". The segment stays a
+    string; the endpoint's own type (an integer id) still validates it."""
+
+    regex = "(?!simulate$)[^/]+"
+
+
+register_url_convertor("achievement", AchievementIdConvertor())
+# The path of one achievement, for the routes under `/api/achievements`.
+ONE_ACHIEVEMENT = "/{achievement_id:achievement}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -376,6 +376,11 @@ class AchievementFields(Schema):
     requirements: list[RequirementIn] | None = Field(None, max_length=50)
     rewards: list[RewardIn] | None = Field(None, max_length=50)
     is_enabled: Bool | None = None
+    revocable: Bool | None = Field(
+        None,
+        description="True: an unlock whose rule no longer holds (a reversed event, a rule "
+        "change) is taken back. Default false: unlocks are kept.",
+    )
     metadata: JsonObject | None = None
 
     @model_validator(mode="after")
@@ -426,6 +431,129 @@ class AchievementOut(Schema):
     requirements: list[dict[str, Any]]
     rewards: list[dict[str, Any]]
     is_enabled: bool
+    revocable: bool
     metadata: Any
     created_at: datetime
     updated_at: datetime
+    unlocked_count: int = Field(description="How many users hold it now.")
+    rarity_percent: float = Field(
+        description="Holders as a share of the users with at least one event, 0-100, one "
+        "decimal (0 while nobody has an event)."
+    )
+
+
+# --- audit log (`GET /api/admin/audit`) ------------------------------------------------------
+
+
+class AuditEntryOut(Schema):
+    id: int
+    at: datetime
+    actor: str | None = Field(description="The token's subject (`sub`).")
+    role: str | None = Field(description="The token's role.")
+    action: str = Field(description="`<thing>.<verb>`, e.g. `achievement.update`.")
+    target: str | None = Field(description="What changed, e.g. `achievement:12`.")
+    details: dict[str, Any] = Field(
+        description="`before` and `after` (as the API shows the thing) where they apply, and "
+        "what else the action names (`userId`, `userIds`, `reason`, ...)."
+    )
+
+
+# --- recompute and simulate (a rule fix, a "what if") ----------------------------------------
+
+
+class RecomputeOut(Schema):
+    unlocked: int = Field(
+        description="Users who met the rule in their history and unlocked it now, quietly "
+        "(their own screen, not the TV)."
+    )
+    revoked: int = Field(description="Holders who no longer meet it, revoked (`revocable`).")
+    kept: int = Field(description="Holders who no longer meet it, kept (not `revocable`).")
+
+
+class AchievementPatchedOut(AchievementOut):
+    recompute: RecomputeOut | None = Field(
+        None,
+        description="When the PATCH changed `requirements`: what re-evaluating every user "
+        "against the new rule changed. Null otherwise.",
+    )
+
+
+class FirstUnlockOut(Schema):
+    user_id: int | str
+    user_name: str | None
+    at: datetime = Field(description="When the user's history first met the rule.")
+
+
+class DayUnlocksOut(Schema):
+    day: date = Field(description="A UTC day.")
+    unlocks: int
+
+
+class SimulationOut(Schema):
+    qualifying: int = Field(description="Users who meet the rule now.")
+    active_users: int = Field(description="Users with at least one event (rarity's base).")
+    rarity_percent: float = Field(description="qualifying / activeUsers x 100, one decimal.")
+    first_unlocks: list[FirstUnlockOut] = Field(
+        description="The first users whose history met the rule, earliest first (up to 10)."
+    )
+    per_day: list[DayUnlocksOut] = Field(
+        description="Users who first met the rule, per UTC day: what the TV would have shown."
+    )
+
+
+# --- reversals (`POST /api/events/{eventId}/reverse`) ----------------------------------------
+
+
+class ReverseIn(Schema):
+    reason: Description | None = Field(
+        None, description="Why (a refund, a mistake): kept with the reversal."
+    )
+
+
+class XpReversedOut(Schema):
+    before: int
+    after: int = Field(description="Never below 0.")
+    level_before: int
+    level_after: int
+
+
+class BoardMoveOut(Schema):
+    metric: str
+    period: str
+    period_key: str
+    delta: float = Field(description="How much the user's row on this board went down (or up).")
+
+
+class RevokedOut(Schema):
+    achievement_id: int
+    name: str
+    reward_distribution_ids: list[int] = Field(description="PENDING rewards now REVOKED.")
+
+
+class ReversalEffectsOut(Schema):
+    """What the reversal moved back: the event's metrics (negated), XP and level, the streak
+    recomputed, every board of every period, places, contests, quests, unlocks revoked."""
+
+    type: str
+    occurred_at: datetime
+    metrics: dict[str, float] = Field(description="Each metric moved back, by how much.")
+    xp: XpReversedOut | None
+    streak: dict[str, Any] | None = Field(
+        description="`before` and `after` `{current, best, lastActiveDay}` for a streak day."
+    )
+    boards: list[BoardMoveOut]
+    ranks: list[dict[str, Any]] = Field(
+        description="Place changes on the headline boards, as an event's `ranks`."
+    )
+    contests: list[dict[str, Any]] = Field(
+        description="Standings changes in the contests the event had counted in."
+    )
+    unlocked: list[UnlockedOut] = Field(description="Rules that hold now (an `lt` rule).")
+    quests: list[dict[str, Any]]
+    revoked: list[RevokedOut] = Field(description="Revocable unlocks no longer held.")
+
+
+class ReversalOut(Schema):
+    event_id: int
+    reversed_at: datetime
+    effects: ReversalEffectsOut

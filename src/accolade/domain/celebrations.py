@@ -68,6 +68,10 @@ class Celebration:
     description: str
     icon: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    # A badge's: the share of active users holding it (0-100, one decimal), and whether this is
+    # its first unlock ever. Other celebrations carry None and False.
+    rarity_percent: float | None = None
+    first: bool = False
 
     def as_payload(self) -> dict[str, object]:
         """The `AchievementEvent` body without its timestamp; `extra` never overrides a core key."""
@@ -78,6 +82,8 @@ class Celebration:
             "title": self.title,
             "description": self.description,
             "icon": self.icon,
+            "rarityPercent": self.rarity_percent,
+            "first": self.first,
         }
         return {**self.extra, **core}
 
@@ -101,8 +107,12 @@ def badge_earned(
     badge_description: str,
     icon: str | None = None,
     rarity: str | None = None,
+    *,
+    rarity_percent: float | None = None,
+    first: bool = False,
 ) -> Celebration:
-    """`🏅 {badgeName} Badge Earned!`, described by the badge's own description."""
+    """`🏅 {badgeName} Badge Earned!`, described by the badge's own description; `rarity` is the
+    badge's own label, `rarity_percent` how many active users hold it (this unlock included)."""
     return Celebration(
         user_id=user_id,
         user_name=user_name,
@@ -111,6 +121,8 @@ def badge_earned(
         description=badge_description,
         icon=icon or ICON_BADGE,
         extra={"milestoneType": "badge", "badgeName": badge_name, "rarity": rarity},
+        rarity_percent=rarity_percent,
+        first=first,
     )
 
 

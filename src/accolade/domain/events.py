@@ -77,3 +77,20 @@ def meaning_of(event_type: str, value: float | None, data: Mapping[str, Any]) ->
             {"problem.solved": 1.0}, int(value if value is not None else PROBLEM_XP), False
         )
     return Meaning({event_type: float(value if value is not None else 1.0)}, 0, False)
+
+
+# Metrics that built-in types move under another name than their own.
+_MOVED_BY = {
+    "sales": "sale",
+    "revenue": "sale",
+    "signups": "sale",
+    "quiz.perfect": "quiz.completed",
+}
+
+
+def types_moving(metric: str) -> frozenset[str] | None:
+    """The event types whose `meaning_of` can move `metric`; None for a gauge (XP and the
+    streak move with many types). Kept beside `meaning_of`: the two change together."""
+    if metric in GAUGES:
+        return None
+    return frozenset({_MOVED_BY.get(metric, metric)})

@@ -35,7 +35,9 @@ def _notice(name: str, namespaces: tuple[str, ...], fields: str = "") -> Notice:
     return Notice(name, frozenset(namespaces), frozenset(fields.split()))
 
 
-_ACHIEVEMENT = "userId userName achievementType title description timestamp"
+# `rarityPercent` and `first`: a badge's rarity after this unlock and its first unlock ever (None
+# and False on the other celebrations).
+_ACHIEVEMENT = "userId userName achievementType title description rarityPercent first timestamp"
 _RANKING = "userId userName previousRank newRank metric value timestamp"
 _LEVEL_UP = "userId userName previousLevel newLevel totalXP timestamp"
 _STANDINGS = "contestId name metric userId userName previousRank newRank value timestamp"

@@ -14,15 +14,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from accolade.domain.events import GAUGES
 from accolade.domain.identity import UserId, user_key
 from accolade.domain.quests import QuestStatus
 from accolade.domain.requirements import bucket_size_for, bucket_start
 from accolade.pipeline.rules import RuleIndex
-from accolade.storage import metrics
+from accolade.storage import metrics, rarity
 from accolade.storage import users as users_repo
 from accolade.storage.models import QuestProgress, User, UserAchievement, UserStats
 
@@ -133,9 +134,52 @@ class Batch:
                 if series is not None:
                     series[start] = series.get(start, 0.0) + value
 
+    async def mark_active(self, session: AsyncSession, user_ids: set[int], at: datetime) -> None:
+        """The first event of each of `user_ids` (users of this batch) that had none: their
+        `first_event_at` is `at` and they count as active users (rarity's denominator). No
+        statement at all when every one of them had an event before."""
+        first = [
+            s.user.id
+            for s in self.users.values()
+            if s.user.id in user_ids and s.user.first_event_at is None
+        ]
+        if not first:
+            return
+        # `IS NULL` again in the statement: the row read before the stats lock may be stale (the
+        # user's first event committed on another node meanwhile); the rows it sets are exact.
+        marked = set(
+            (
+                await session.execute(
+                    update(User)
+                    .where(User.id.in_(first), User.first_event_at.is_(None))
+                    .values(first_event_at=at)
+                    .returning(User.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalars()
+        )
+        for state in self.users.values():
+            if state.user.id in marked:
+                set_committed_value(state.user, "first_event_at", at)
+        await rarity.became_active(session, len(marked))
+
     def set_gauges(self, state: UserState, gauges: dict[str, float]) -> None:
         for metric, value in gauges.items():
             self._gauges[(state.user.id, metric)] = value
+
+    def set_stat_gauges(self, state: UserState) -> None:
+        """The gauges rules read from the user's stats row (`xp`, `level`, the streaks), as the
+        row now holds them."""
+        stats = state.stats
+        self.set_gauges(
+            state,
+            {
+                "xp": stats.xp,
+                "level": stats.level,
+                "streak": stats.current_streak,
+                "best_streak": stats.best_streak,
+            },
+        )
 
     async def write(self, session: AsyncSession) -> None:
         """Write what moved since the last write (before anything reads metrics from the

@@ -1,4 +1,11 @@
-"""Unlocking an achievement for a user, once: the row, its rewards and its celebration."""
+"""Unlocking an achievement for a user, once: the row, its rewards, its holder count and its
+celebration.
+
+Every unlock goes through `award` (rules in the engine, quiz mastery, the unlock endpoint,
+backfills), so every unlock is counted here. The count is made at the end of the transaction
+(`storage.rarity`: counters take their locks last); the celebration's `rarityPercent` (this
+unlock included) and `first` (the achievement's first unlock ever) are filled in then.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accolade.pipeline import rules
 from accolade.pipeline.broadcaster import Broadcaster
 from accolade.storage import achievements as repo
+from accolade.storage import rarity
 from accolade.storage import rewards as rewards_repo
 from accolade.storage.models import User, UserAchievement, utcnow
 
@@ -44,7 +52,14 @@ async def award(
     distribution_ids = await rewards_repo.distribute(
         session, user.id, rule.rewards, "ACHIEVEMENT", str(rule.achievement_id), now
     )
-    await broadcaster.badge(
+    celebrated = await broadcaster.badge(
         session, user, rule.name, rule.description, icon=rule.icon, rarity=rule.rarity, quiet=quiet
     )
+    amend = celebrated.amend
+
+    def counted(counts: rarity.Rarity) -> None:
+        if amend is not None:
+            amend({"rarityPercent": counts.percent, "first": counts.first})
+
+    rarity.count_unlock(session, rule.achievement_id, now, counted)
     return row, Awarded(rule.achievement_id, rule.name, distribution_ids)

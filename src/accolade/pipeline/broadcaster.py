@@ -8,11 +8,12 @@ happens after the commit (the relay); nothing here touches a socket.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from accolade.domain import celebrations as rules
 from accolade.domain import notices, rooms
@@ -24,9 +25,30 @@ from accolade.storage.outbox import add_room_event
 
 @dataclass(frozen=True, slots=True)
 class Celebrated:
-    """What a call celebrated (for the API's answer): the payloads as sent."""
+    """What a call celebrated (for the API's answer): the payloads as sent. `amend` (a badge's)
+    adds fields known only at the end of the transaction (its rarity) to every copy."""
 
     payloads: list[dict[str, Any]]
+    amend: Callable[[dict[str, Any]], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """One celebration as this transaction holds it: the payload (the room events and both rows
+    share it), the notification's own copy, and the rows."""
+
+    payload: dict[str, Any]
+    notification_payload: dict[str, Any]
+    record: CelebrationRecord
+    notification: Notification
+
+    def amend(self, fields: dict[str, Any]) -> None:
+        """Add `fields` before the commit: the queued room events are written then, and the rows
+        (flushed already) are written again."""
+        self.payload.update(fields)
+        self.notification_payload.update(fields)
+        flag_modified(self.record, "payload")
+        flag_modified(self.notification, "data")
 
 
 def _display_name(user: User) -> str:
@@ -40,24 +62,28 @@ class Broadcaster:
         self, session: AsyncSession, user: User, celebration: Celebration, *, quiet: bool = False
     ) -> dict[str, Any]:
         """Record and queue one celebration. `quiet` (backfills) skips the TV display."""
+        return (await self._record(session, user, celebration, quiet=quiet)).payload
+
+    async def _record(
+        self, session: AsyncSession, user: User, celebration: Celebration, *, quiet: bool
+    ) -> _Recorded:
         now = utcnow()
         payload: dict[str, Any] = {
             **celebration.as_payload(),
             "userId": user.external_id,
             "timestamp": iso(now),
         }
-        session.add(
-            CelebrationRecord(
-                user_id=user.id,
-                achievement_type=celebration.achievement_type.value,
-                title=celebration.title,
-                description=celebration.description,
-                icon=celebration.icon,
-                payload=payload,
-                created_at=now,
-                public=not quiet,
-            )
+        record = CelebrationRecord(
+            user_id=user.id,
+            achievement_type=celebration.achievement_type.value,
+            title=celebration.title,
+            description=celebration.description,
+            icon=celebration.icon,
+            payload=payload,
+            created_at=now,
+            public=not quiet,
         )
+        session.add(record)
         notification = Notification(
             user_id=user.id,
             type=f"celebration.{celebration.achievement_type.value}",
@@ -71,19 +97,17 @@ class Broadcaster:
         if not quiet:
             add_room_event(session, rooms.TV_DISPLAY, notices.ACHIEVEMENT_CELEBRATION, payload)
         add_room_event(session, rooms.user(user.external_id), notices.ACHIEVEMENT_EARNED, payload)
+        notification_payload = {
+            **payload,
+            "id": notification.id,
+            "type": notification.type,
+            "title": notification.title,
+            "body": notification.body,
+        }
         add_room_event(
-            session,
-            rooms.user(user.external_id),
-            notices.NOTIFICATION,
-            {
-                **payload,
-                "id": notification.id,
-                "type": notification.type,
-                "title": notification.title,
-                "body": notification.body,
-            },
+            session, rooms.user(user.external_id), notices.NOTIFICATION, notification_payload
         )
-        return payload
+        return _Recorded(payload, notification_payload, record, notification)
 
     async def _all(
         self, session: AsyncSession, user: User, items: Sequence[Celebration | None]
@@ -104,12 +128,63 @@ class Broadcaster:
         rarity: str | None = None,
         quiet: bool = False,
     ) -> Celebrated:
+        """`🏅 {badgeName} Badge Earned!`; its `rarityPercent` and `first` are known at the end
+        of the transaction (`storage.rarity.count_unlock`): the caller adds them with `amend`."""
         celebration = rules.badge_earned(
             user.external_id, _display_name(user), badge_name, badge_description, icon, rarity
         )
-        payload = await self.celebrate(session, user, celebration, quiet=quiet)
+        recorded = await self._record(session, user, celebration, quiet=quiet)
+        payload = recorded.payload
         add_room_event(session, rooms.user(user.external_id), notices.ACHIEVEMENT_UNLOCKED, payload)
-        return Celebrated([payload])
+        return Celebrated([payload], amend=recorded.amend)
+
+    async def revocation(
+        self,
+        session: AsyncSession,
+        user: User,
+        *,
+        achievement_id: int,
+        achievement_type: str,
+        title: str,
+        reason: str,
+    ) -> dict[str, Any]:
+        """An unlock taken back: the user's notification and `achievement:revoked` to their own
+        room only (never the TV: a revocation is not celebrated). Returns the payload."""
+        now = utcnow()
+        payload: dict[str, Any] = {
+            "userId": user.external_id,
+            "userName": _display_name(user),
+            "achievementId": achievement_id,
+            "achievementType": achievement_type,
+            "title": title,
+            "reason": reason,
+            "timestamp": iso(now),
+        }
+        notification = Notification(
+            user_id=user.id,
+            type="achievement.revoked",
+            title=f"{title} was taken back",
+            body=reason,
+            data=payload,
+            created_at=now,
+        )
+        session.add(notification)
+        await session.flush()  # its id goes out with it, as a celebration's does
+        room = rooms.user(user.external_id)
+        add_room_event(session, room, notices.ACHIEVEMENT_REVOKED, payload)
+        add_room_event(
+            session,
+            room,
+            notices.NOTIFICATION,
+            {
+                **payload,
+                "id": notification.id,
+                "type": notification.type,
+                "title": notification.title,
+                "body": notification.body,
+            },
+        )
+        return payload
 
     async def training_milestone(
         self,

@@ -36,11 +36,19 @@ class EventResult:
 
 @dataclass(frozen=True, slots=True)
 class MetricMove:
-    """How much each metric of `user` moved with one event."""
+    """How much each metric of `user` moved with one event.
+
+    A reversal (`pipeline.reverse`) moves the event's metrics back, negated, at the event's own
+    `occurred_at` (the same boards and buckets), and says what a plain move cannot know:
+    `contests`, the contests the event counted in (from its stored answer; None for a plain
+    move: the contests counting now), and `vacates`, the (metric, period) boards where no other
+    event of the user remains, whose row goes once it is back at 0 (as if never sent)."""
 
     user: User
     deltas: dict[str, float]
     occurred_at: datetime
+    contests: frozenset[int] | None = None
+    vacates: frozenset[tuple[str, str]] = frozenset()
 
 
 class MetricListener(Protocol):

@@ -154,6 +154,13 @@ class Engine:
                 found.extend(more)
         return ranks
 
+    async def tell_listeners(
+        self, session: AsyncSession, moves: list[MetricMove]
+    ) -> list[list[dict[str, Any]]]:
+        """Tell every metric listener `moves` in the caller's transaction (a reversal's negated
+        moves, `pipeline.reverse`); each move's ranks, in order."""
+        return await self._tell_listeners_many(session, moves)
+
     async def ingest(self, command: EventCommand) -> EventResult:
         """Apply one event; a repeated idempotency key gets the first answer and changes nothing.
 
@@ -287,6 +294,7 @@ class Engine:
             body["ranks"] = ranks
         await batch.write(session)
         if fresh:
+            await batch.mark_active(session, {row["user_id"] for row, _ in fresh}, now)
             for row, body in fresh:
                 row["result"] = {k: v for k, v in body.items() if k != "eventId"}
             connection = await session.connection()
@@ -335,15 +343,7 @@ class Engine:
             session, user, stats, old_xp, old_level, streak_days
         )
         if (stats.xp, stats.level, stats.current_streak, stats.best_streak) != old:
-            batch.set_gauges(
-                state,
-                {
-                    "xp": stats.xp,
-                    "level": stats.level,
-                    "streak": stats.current_streak,
-                    "best_streak": stats.best_streak,
-                },
-            )
+            batch.set_stat_gauges(state)
         for reaction in self._reacting.get(command.type, ()):
             await reaction.react(session, Applied(command, meaning, user, state, body, now))
         gained = (stats.xp - old_xp) if meaning.xp else 0

@@ -102,17 +102,24 @@ def record_day(
         "reset": update.reset,
     }
     if update.changed:
-        add_room_event(
-            session,
-            rooms.user(user.external_id),
-            notices.STREAK_UPDATE,
-            {
-                "userId": user.external_id,
-                "userName": user.user_name or str(user.external_id),
-                "currentStreak": stats.current_streak,
-                "bestStreak": stats.best_streak,
-                "reset": update.reset,
-                "timestamp": iso(utcnow()),
-            },
-        )
+        streak_moved(session, user, stats, reset=update.reset, at=utcnow())
     return summary, update.milestone
+
+
+def streak_moved(
+    session: AsyncSession, user: User, stats: UserStats, *, reset: bool, at: datetime
+) -> None:
+    """Tell the user's screen its streak as `stats` now holds it (`streak:update`)."""
+    add_room_event(
+        session,
+        rooms.user(user.external_id),
+        notices.STREAK_UPDATE,
+        {
+            "userId": user.external_id,
+            "userName": user.user_name or str(user.external_id),
+            "currentStreak": stats.current_streak,
+            "bestStreak": stats.best_streak,
+            "reset": reset,
+            "timestamp": iso(at),
+        },
+    )

@@ -197,6 +197,34 @@ class QuestProgressor:
             )
         return touched
 
+    async def on_reversal(
+        self,
+        session: AsyncSession,
+        user: User,
+        stats: UserStats,
+        deltas: dict[str, float],
+        received_at: datetime,
+        at: datetime,
+    ) -> list[dict[str, Any]]:
+        """A reversed event's negative `deltas` (already applied to the totals): a run started
+        after the event was taken in counted it in its baseline, so its baseline goes down by
+        as much (its progress is unchanged); then runs move as for any event, so in-progress
+        steps go down. Completed steps and completed quests are kept (what was paid out stays
+        paid; `pipeline.reverse` documents it)."""
+        moved = {metric for metric, delta in deltas.items() if delta}
+        if not moved:
+            return []
+        rows = await repo.progress_rows(session, user.id, status=QuestStatus.IN_PROGRESS.value)
+        for row in rows:
+            if row.started_at is None or row.started_at < received_at:
+                continue
+            if any(metric in row.baseline for metric in moved):
+                row.baseline = {
+                    metric: value + deltas.get(metric, 0.0)
+                    for metric, value in row.baseline.items()
+                }
+        return await self.on_event(session, user, stats, moved, at)
+
     async def expire_if_due(
         self, session: AsyncSession, user: User, quest: Quest, row: QuestProgress, now: datetime
     ) -> bool:

@@ -7,17 +7,47 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from accolade.domain import wire
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
 from accolade.pipeline import rules
 from accolade.pipeline.award import award
 from accolade.pipeline.broadcaster import Broadcaster
 from accolade.storage import achievements as repo
+from accolade.storage import audit, rarity
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
 from accolade.storage.models import Achievement, UserAchievement, utcnow
 
 UNSET = repo.UNSET
+
+
+def shown(achievement: Achievement) -> dict[str, Any]:
+    """The achievement as `/api/achievements` shows it (the audit log's before and after)."""
+    return {
+        "id": achievement.id,
+        "key": achievement.key,
+        "name": achievement.name,
+        "title": achievement.name,
+        "description": achievement.description,
+        "type": achievement.type,
+        "category": achievement.category,
+        "points": achievement.points,
+        "icon": achievement.icon,
+        "rarity": achievement.rarity,
+        "secret": achievement.secret,
+        "requirements": achievement.requirements,
+        "rewards": achievement.rewards,
+        "isEnabled": achievement.is_enabled,
+        "revocable": achievement.revocable,
+        "metadata": achievement.meta,
+        "createdAt": wire.encode(achievement.created_at),
+        "updatedAt": wire.encode(achievement.updated_at),
+    }
+
+
+def _target(achievement_id: int) -> str:
+    return f"achievement:{achievement_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +89,9 @@ class AchievementService:
         async with self.database.transaction() as session:
             achievement = await repo.add(session, Achievement(**fields))
             await rules.bump_version(session)
+            await audit.record(
+                session, "achievement.create", _target(achievement.id), after=shown(achievement)
+            )
             return achievement
 
     async def list_all(
@@ -99,11 +132,21 @@ class AchievementService:
             achievement = await repo.get(session, achievement_id)
             if achievement is None:
                 raise NotFound(f"no achievement {achievement_id}")
+            before = shown(achievement)
             for name, value in fields.items():
                 setattr(achievement, name, value)
             achievement.updated_at = utcnow()
             await session.flush()
             await rules.bump_version(session)
+            after = shown(achievement)
+            if {**before, "updatedAt": None} != {**after, "updatedAt": None}:
+                await audit.record(
+                    session,
+                    "achievement.update",
+                    _target(achievement_id),
+                    before=before,
+                    after=after,
+                )
         return achievement
 
     async def delete(self, achievement_id: int) -> Achievement:
@@ -111,9 +154,19 @@ class AchievementService:
             achievement = await repo.get(session, achievement_id)
             if achievement is None:
                 raise NotFound(f"no achievement {achievement_id}")
+            before = shown(achievement)
             await repo.remove(session, achievement)
             await rules.bump_version(session)
+            await audit.record(
+                session, "achievement.delete", _target(achievement_id), before=before
+            )
         return achievement
+
+    async def rarities(self, achievement_ids: Sequence[int]) -> dict[int, rarity.Rarity]:
+        """Each achievement's holders and the active users, read from the kept counts (one
+        query for any number of achievements)."""
+        async with self.database.transaction() as session:
+            return await rarity.rarities(session, achievement_ids)
 
     # --- progress ------------------------------------------------------------------------------
 
@@ -136,8 +189,20 @@ class AchievementService:
             if achievement is None:
                 raise NotFound(f"no achievement {achievement_id}")
             user, _ = await users_repo.ensure(session, user_id)
+            held = await repo.get_progress(session, user.id, achievement_id)
+            before = None if held is None else Progress.of(held, user.external_id)
             row, _ = await award(session, self.broadcaster, user, rules.rule_of(achievement))
-            return Progress.of(row, user.external_id)
+            after = Progress.of(row, user.external_id)
+            if before is None or before.unlocked_at is None:  # unlocking again changes nothing
+                await audit.record(
+                    session,
+                    "achievement.unlock",
+                    _target(achievement_id),
+                    userId=user.external_id,
+                    before=before,
+                    after=after,
+                )
+            return after
 
     async def get_progress(self, user_id: UserId, achievement_id: int) -> Progress | None:
         async with self.database.transaction() as session:
@@ -164,5 +229,13 @@ class AchievementService:
             if user is None or row is None:
                 raise NotFound(f"user {user_id!r} has no progress on achievement {achievement_id}")
             progress = Progress.of(row, user.external_id)
-            await repo.delete_progress(session, row)
+            if await repo.delete_progress(session, row):
+                await rarity.revoked(session, [achievement_id])  # one holder fewer
+            await audit.record(
+                session,
+                "achievement.progress.delete",
+                _target(achievement_id),
+                userId=user.external_id,
+                before=progress,
+            )
         return progress

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from accolade.domain import notices
+from accolade.storage import audit
 from accolade.storage.database import Database
 from accolade.storage.outbox import add_room_event
 
@@ -25,4 +26,13 @@ class AdminService:
             for seq in range(1, repeat + 1):
                 payload = {**data, "seq": seq, "sentAt": sent_at_ms}
                 add_room_event(session, room, notice, payload, namespace=namespace)
+            await audit.record(
+                session,
+                "admin.broadcast",
+                f"room:{room}",
+                namespace=namespace,
+                room=room,
+                event=event,
+                repeat=repeat,
+            )
         return repeat

@@ -254,12 +254,37 @@ class ContestScoring:
         """A transaction's moves: with no contest that can count (the common case), one cached
         look-up for all of them and nothing else."""
         index = await self.counting.current(session)
-        if not index.by_metric:
+        if not index.by_metric and all(move.contests is None for move in moves):
             return [[] for _ in moves]
         return [
             await self.metrics_moved(session, move.user, move.deltas, move.occurred_at)
+            if move.contests is None
+            else await self._reversed(session, move.user, move.deltas, move.contests)
             for move in moves
         ]
+
+    async def _reversed(
+        self,
+        session: AsyncSession,
+        user: User,
+        deltas: dict[str, float],
+        contests: frozenset[int],
+    ) -> list[dict[str, Any]]:
+        """A reversal's move: back out of exactly the contests the event counted in (whatever
+        their status now: an ENDED contest's standings are corrected too), except one already
+        paid out, whose payout stands (its standings are what was paid)."""
+        if not contests:
+            return []
+        rows = await session.scalars(select(Contest).where(Contest.id.in_(sorted(contests))))
+        candidates = [
+            (
+                Counting(row.id, row.name, row.metric, window_start(row), row.end_at),
+                deltas[row.metric],
+            )
+            for row in rows
+            if deltas.get(row.metric) and row.paid_out_at is None
+        ]
+        return await self._score(session, user, candidates)
 
     async def metrics_moved(
         self,
@@ -278,6 +303,13 @@ class ContestScoring:
             for contest in index.by_metric.get(metric, ())
             if in_window(contest.window_start, contest.end_at, occurred_at)
         ]
+        return await self._score(session, user, candidates)
+
+    async def _score(
+        self, session: AsyncSession, user: User, candidates: list[tuple[Counting, float]]
+    ) -> list[dict[str, Any]]:
+        """Add each delta to the user's entry in its contest (when entered): its place before
+        and after, and the standings update for the contest's room."""
         if not candidates:
             return []
         entered = await repo.entries_of(session, user.id, [c.id for c, _ in candidates])

@@ -12,11 +12,13 @@ scheduler (`services.contest_scheduler`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import notices, rooms
@@ -33,11 +35,11 @@ from accolade.services.contest_scoring import (
     bump_version,
     display_name,
 )
-from accolade.storage import commit
+from accolade.storage import audit, commit
 from accolade.storage import contests as repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
-from accolade.storage.models import Contest, User, utcnow
+from accolade.storage.models import Contest, ContestInvitation, User, utcnow
 from accolade.storage.outbox import add_room_event
 
 MAX_LIMIT = 1000
@@ -188,6 +190,15 @@ def announce_problem_solved(
 # --- the service -------------------------------------------------------------------------------
 
 
+def _target(contest_id: int) -> str:
+    return f"contest:{contest_id}"
+
+
+def _differ(before: ContestView, after: ContestView) -> bool:
+    """Whether a PATCH changed anything but the time it was made."""
+    return dataclasses.replace(before, updated_at=after.updated_at) != after
+
+
 class ContestService:
     def __init__(self, database: Database, broadcaster: Broadcaster) -> None:
         self.database = database
@@ -263,6 +274,7 @@ class ContestService:
             if start_at is not None:
                 await bump_version(session)  # it counts from start_at on
             view = ContestView.of(contest, 0)
+            await audit.record(session, "contest.create", _target(contest.id), after=view)
         return view
 
     async def listing(
@@ -305,7 +317,19 @@ class ContestService:
                     details={"visibility": contest.visibility},
                 )
             users = [(await users_repo.ensure(session, uid))[0] for uid in user_ids]
-            await repo.invite(session, contest.id, sorted({u.id for u in users}), utcnow())
+            ids = sorted({u.id for u in users})
+            held = set(
+                await session.scalars(
+                    select(ContestInvitation.user_id).where(
+                        ContestInvitation.contest_id == contest.id,
+                        ContestInvitation.user_id.in_(ids),
+                    )
+                )
+            )
+            await repo.invite(session, contest.id, ids, utcnow())
+            new = [u.external_id for u in {u.id: u for u in users if u.id not in held}.values()]
+            if new:  # inviting again changes nothing
+                await audit.record(session, "contest.invite", _target(contest.id), userIds=new)
             return [u.external_id for u in users]
 
     async def may_join_room(self, principal: Principal | None, contest_id: int | str) -> bool:
@@ -331,6 +355,7 @@ class ContestService:
         async with self.database.transaction() as session:
             commit.after_commit(session, self._changed)  # the scheduler's wake-up
             contest = await self._get(session, contest_id, for_update=True)
+            before = await self._view(session, contest)
             status = ContestStatus(contest.status)
             now = utcnow()
             if edits and status is not ContestStatus.DRAFT:
@@ -358,6 +383,12 @@ class ContestService:
             contest.updated_at = now
             await session.flush()
             view = await self._view(session, contest)
+            if contest.status != status.value:
+                action = "contest.start" if contest.status == ContestStatus.LIVE else "contest.end"
+            else:
+                action = "contest.update"
+            if _differ(before, view):
+                await audit.record(session, action, _target(contest_id), before=before, after=view)
         return view
 
     async def enter(
@@ -497,6 +528,7 @@ class ContestService:
                 "paidOutAt": iso(now),
                 "winners": winners,
             }
+            await audit.record(session, "contest.payout", _target(contest.id), after=answer)
         return answer
 
     # --- the scheduler's side ----------------------------------------------------------------

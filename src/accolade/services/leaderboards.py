@@ -14,6 +14,11 @@ The TV display is told `leaderboard:refresh` at most once per `refresh_interval_
 however fast events arrive: a conditional UPDATE of one row per metric decides which event (of
 any node) sends it, and changes that arrive meanwhile are owed one trailing refresh.
 
+A reversal (`pipeline.reverse`) is a move like any other, negated, at the reversed event's
+`occurred_at`: the same rows of every period move down, their bucket counts follow, and places
+are counted the same way. A row it brings back to 0 where no other event of the user counts
+(`MetricMove.vacates`) is deleted, and the copy of its board rebuilt.
+
 After the commit the rows are handed to the store (Redis keeps a copy; the database keeps the
 truth, so a lost write only means the copy is rebuilt).
 """
@@ -75,6 +80,11 @@ def _moved(position: Position | None, delta: float, now: datetime) -> Position:
     if position is None:
         return delta, now
     return position[0] + delta, max(position[1], now)
+
+
+def _row_order(row: tuple[Board, int]) -> tuple[str, str, str, int]:
+    board, user_id = row
+    return board.metric, board.period, board.period_key, user_id
 
 
 Position = tuple[float, datetime]  # (value, reached_at) of a user on a board
@@ -141,6 +151,9 @@ class _Transaction:
     claimed: dict[str, datetime] = field(default_factory=dict)  # board -> end of its slot
     marked: set[str] = field(default_factory=set)  # boards it marked as owed a refresh
     throttled: bool = False
+    # (board, user) rows a reversal empties: deleted at the commit when back at 0.
+    vacate: set[tuple[Board, int]] = field(default_factory=set)
+    vacated: list[Board] = field(default_factory=list)  # boards that lost a row so
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +372,8 @@ class LeaderboardService:
             for period in PERIODS:
                 key = (Board(metric, period, plan.keys[period]), uid)
                 pending.moves[key] = _moved(pending.moves.get(key), delta, now)
+                if (metric, period) in plan.move.vacates:
+                    pending.vacate.add(key)
         for board in plan.headline.values():
             moved = pending.moved.get(board)
             if moved is None:
@@ -523,16 +538,30 @@ class LeaderboardService:
                     ((b, uid, d, at) for (b, uid), (d, at) in pending.moves.items()),
                     key=lambda m: (m[0].metric, m[0].period, m[0].period_key, m[1]),
                 )
-                written = len(pending.changes)
-                pending.changes.extend(rows.upsert_rows(sync_session.connection(), moves))
+                written = rows.upsert_rows(sync_session.connection(), moves)
+                # A row a reversal brought back to 0, where no other event of the user counts,
+                # goes: the board is as if the reversed event had never been sent.
+                gone = {
+                    (c.board, c.user_id)
+                    for c in written
+                    if c.value == 0 and (c.board, c.user_id) in pending.vacate
+                }
+                if gone:
+                    rows.delete_rows(sync_session.connection(), sorted(gone, key=_row_order))
+                    pending.vacated.extend(dict.fromkeys(board for board, _ in gone))
                 # The rows' bucket counts, from where each row began to the value written.
                 rows.write_bucket_changes(
                     sync_session.connection(),
                     rows.bucket_changes(
-                        (c.board, pending.first[(c.board, c.user_id)], c.value)
-                        for c in pending.changes[written:]
+                        (
+                            c.board,
+                            pending.first[(c.board, c.user_id)],
+                            None if (c.board, c.user_id) in gone else c.value,
+                        )
+                        for c in written
                     ),
                 )
+                pending.changes.extend(c for c in written if (c.board, c.user_id) not in gone)
 
             async def write_rows(session: AsyncSession) -> None:
                 await session.run_sync(write)
@@ -551,10 +580,21 @@ class LeaderboardService:
                     self._pending_marked[board] = self._slots[board]
             if done.changes and self.store.keeps_copy:
                 self._spawn(self.store.apply(list(done.changes)))
+            if done.vacated and self.store.keeps_copy:
+                # A row gone from the database leaves the copy by a rebuild of its board (rare:
+                # reversals only; `forget` is for deleted users, who never come back).
+                for emptied in done.vacated:
+                    self._spawn(self._rebuild_quietly(emptied))
             if done.throttled:
                 self._schedule_trailing()
         except Exception:
             log.exception("scheduling leaderboard work after a commit failed")
+
+    async def _rebuild_quietly(self, board: Board) -> None:
+        try:
+            await self.store.rebuild(board)
+        except Exception:
+            log.exception("rebuilding the copy of %s after a reversal failed", board)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)

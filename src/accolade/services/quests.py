@@ -23,7 +23,7 @@ from accolade.pipeline.quests import (
     unmet,
 )
 from accolade.pipeline.rules import requirement_of
-from accolade.storage import metrics
+from accolade.storage import audit, metrics
 from accolade.storage import quests as repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
@@ -31,6 +31,27 @@ from accolade.storage.models import (
     Quest,
     utcnow,
 )
+
+
+def shown(quest: Quest) -> dict[str, Any]:
+    """The quest as `/api/quests` shows it (the audit log's before and after)."""
+    return {
+        "id": quest.id,
+        "title": quest.title,
+        "description": quest.description,
+        "type": quest.type,
+        "difficulty": quest.difficulty,
+        "steps": quest.steps,
+        "rewards": quest.rewards,
+        "requirements": quest.requirements,
+        "timeLimit": quest.time_limit_s,
+        "startDate": iso(quest.start_date),
+        "endDate": iso(quest.end_date),
+        "isActive": quest.is_active,
+        "metadata": quest.meta,
+        "createdAt": iso(quest.created_at),
+        "updatedAt": iso(quest.updated_at),
+    }
 
 
 class QuestService:
@@ -43,7 +64,9 @@ class QuestService:
     async def create(self, fields: dict[str, Any]) -> Quest:
         """A new quest. `fields` use the model's attribute names; steps come in order, with ids."""
         async with self.database.transaction() as session:
-            return await repo.add(session, Quest(**fields))
+            quest = await repo.add(session, Quest(**fields))
+            await audit.record(session, "quest.create", f"quest:{quest.id}", after=shown(quest))
+            return quest
 
     async def get(self, quest_id: int) -> Quest:
         async with self.database.transaction() as session:

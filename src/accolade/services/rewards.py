@@ -20,12 +20,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accolade.domain import wire
 from accolade.domain.achievements import RewardType
 from accolade.domain.errors import Conflict, NotFound
 from accolade.domain.identity import Principal, UserId
 from accolade.domain.rewards import RewardStatus, claim_refusal, revoke_refusal, status_as_of
 from accolade.pipeline.intake import Engine
-from accolade.storage import metrics
+from accolade.storage import audit, metrics
 from accolade.storage import rewards as repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
@@ -33,6 +34,13 @@ from accolade.storage.models import RewardDistribution, User, UserStats, utcnow
 
 POINTS_METRIC = "points"
 MAX_HISTORY = 500
+
+
+def _shown(view: RewardView) -> dict[str, Any]:
+    """The reward as `/api/rewards` shows it (the audit log's before and after)."""
+    shown: dict[str, Any] = wire.encode(view)
+    del shown["effects"]
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +169,7 @@ class RewardService:
             now = utcnow()
             status = status_as_of(row.status, row.expires_at, now)
             refusal = revoke_refusal(status)
+            before = RewardView.of(row, owner.external_id)
             if refusal is None:
                 row.status = RewardStatus.REVOKED.value
                 row.revoked_at = now
@@ -168,6 +177,14 @@ class RewardService:
                 row.status = status.value
             await session.flush()
             view = RewardView.of(row, owner.external_id)
+            if refusal is None:
+                await audit.record(
+                    session,
+                    "reward.revoke",
+                    f"reward:{distribution_id}",
+                    before=_shown(before),
+                    after=_shown(view),
+                )
         if refusal is not None:
             raise Conflict(
                 refusal,

@@ -11,6 +11,7 @@ from accolade.domain.errors import Conflict, NotFound
 from accolade.domain.identity import Principal, Role, UserId, user_key
 from accolade.domain.periods import Period, period_key
 from accolade.domain.wire import iso
+from accolade.storage import audit
 from accolade.storage import teams as repo
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
@@ -26,6 +27,10 @@ def _member(team: Team, user: User, joined_at: datetime) -> dict[str, Any]:
     }
 
 
+def _target(team: Team) -> str:
+    return f"team:{team.external_id}"
+
+
 class TeamService:
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -36,7 +41,9 @@ class TeamService:
             team = await repo.create(session, team_id, name)
             if team is None:
                 raise Conflict(f"team {team_id!r} already exists")
-            return await self._view(session, team, "all")
+            view = await self._view(session, team, "all")
+            await audit.record(session, "team.create", _target(team), after=view)
+            return view
 
     async def get(
         self, team_id: UserId, period: Period = "all", *, with_members: bool = True
@@ -61,6 +68,7 @@ class TeamService:
             team = await self._team(session, team_id)
             view = await self._view(session, team, "all")
             await session.delete(team)
+            await audit.record(session, "team.delete", _target(team), before=view)
             return view
 
     async def add_member(
@@ -75,7 +83,10 @@ class TeamService:
                 (at for member, at in await repo.members(session, team) if member.id == user.id),
                 utcnow(),
             )
-            return _member(team, user, joined_at), added
+            member = _member(team, user, joined_at)
+            if added:
+                await audit.record(session, "team.member.add", _target(team), after=member)
+            return member, added
 
     async def remove_member(self, team_id: UserId, user_id: UserId) -> dict[str, Any]:
         async with self.database.transaction() as session:
@@ -85,7 +96,9 @@ class TeamService:
             if user is None or user.id not in joined:
                 raise NotFound(f"user {user_id!r} is not a member of team {team_id!r}")
             await repo.remove_member(session, team, user)
-            return _member(team, user, joined[user.id])
+            member = _member(team, user, joined[user.id])
+            await audit.record(session, "team.member.remove", _target(team), before=member)
+            return member
 
     async def may_join_room(self, principal: Principal, team_id: int | str) -> bool:
         """Admin and service tokens may join any team's room; users only their teams'."""

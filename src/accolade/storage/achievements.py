@@ -120,8 +120,14 @@ async def upsert_progress(
     return row
 
 
-async def delete_progress(session: AsyncSession, row: UserAchievement) -> None:
-    await session.execute(delete(UserAchievement).where(UserAchievement.id == row.id))
+async def delete_progress(session: AsyncSession, row: UserAchievement) -> bool:
+    """Delete the row; True when this deleted an unlock (a holder fewer)."""
+    deleted = await session.execute(
+        delete(UserAchievement)
+        .where(UserAchievement.id == row.id)
+        .returning(UserAchievement.unlocked_at)
+    )
+    return any(unlocked_at is not None for unlocked_at in deleted.scalars())
 
 
 async def by_key(session: AsyncSession, key: str) -> Achievement | None:

@@ -507,6 +507,13 @@ def upsert_rows(
     return changes
 
 
+def delete_rows(connection: Connection, wanted: Sequence[tuple[Board, int]]) -> None:
+    """Delete the (board, user id) rows (a reversal emptied them); the caller moves their
+    bucket counts (`bucket_changes` with None for the new value)."""
+    for board, user_id in wanted:
+        connection.execute(delete(E).where(on_board(board), E.user_id == user_id))
+
+
 def changes_of(rows: Any) -> list[EntryChange]:
     """The rows an upsert returned."""
     return [

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import BeforeValidator, Field, StringConstraints
 
 from accolade.api.deps import Admin, ServicesDep
 from accolade.api.openapi import returns
-from accolade.api.schemas import JsonObject, Schema, json_integer
+from accolade.api.schemas import AuditEntryOut, JsonObject, Schema, json_integer
+from accolade.domain.audit import ACTIONS
+from accolade.services import audit
 from accolade.services.admin import AdminService
+from accolade.services.audit import AuditService
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -84,3 +87,56 @@ async def broadcast(body: BroadcastIn, services: ServicesDep, _: Admin) -> Broad
         body.namespace, body.room, body.event, body.data, body.repeat
     )
     return BroadcastOut(queued=queued)
+
+
+_AUDIT_ACTIONS = "\n".join(f"- `{name}`: {what}" for name, what in ACTIONS.items())
+AUDIT_DESCRIPTION = f"""Every change made through the API to achievements, quests, contests,
+teams, users, rewards (revoke), reversals and broadcasts, newest first: who (`actor`, the token's
+subject, and its `role`), when (`at`), `action`, `target` (`achievement:12`) and `details`
+(`before` and `after`, as the API shows the thing, where they apply). An entry is written in the
+change's own transaction: a refused or rolled-back change has none, a 2xx change always has one.
+Ingestion (events, sales, training, quest runs, claims, contest entries, notification reads) is
+the ledger itself and is not repeated here.
+
+Filters: `actor` (exact subject), `action` (exact, or a prefix ending in `.`: `achievement.`
+gives every achievement action, `team.member.` both membership actions). Paging: `limit`
+(1-500, default 50); for older entries pass the last id seen as `before`.
+
+Actions:
+
+{_AUDIT_ACTIONS}
+"""
+
+
+@router.get(
+    "/audit",
+    response_model=list[AuditEntryOut],
+    summary="The audit log: who changed what through the API, and when, newest first",
+    description=AUDIT_DESCRIPTION,
+)
+async def audit_log(
+    services: ServicesDep,
+    _: Admin,
+    limit: Annotated[int, Query(ge=1, le=audit.MAX_LIMIT)] = audit.DEFAULT_LIMIT,
+    actor: Annotated[
+        str | None,
+        Query(min_length=1, max_length=255, pattern=r"^[^\x00]+$", description="A subject."),
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00]+$",
+            description="Exact, or a prefix ending in `.` (`achievement.`).",
+        ),
+    ] = None,
+    before: Annotated[
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="Only entries older than this id (the next page)."),
+    ] = None,
+) -> list[AuditEntryOut]:
+    entries = await AuditService(services.database).newest(
+        limit=limit, actor=actor, action=action, before_id=before
+    )
+    return [AuditEntryOut.model_validate(entry) for entry in entries]

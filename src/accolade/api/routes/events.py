@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
 from pydantic import Field, StringConstraints
 
 from accolade.api.deps import Privileged, ServicesDep
@@ -18,10 +18,13 @@ from accolade.api.schemas import (
     JsonObject,
     MetricName,
     Name,
+    ReversalOut,
+    ReverseIn,
     Schema,
     UserIdIn,
 )
 from accolade.pipeline.commands import EventCommand
+from accolade.pipeline.reverse import reverse_event
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
@@ -98,6 +101,32 @@ async def post_batch(body: BatchIn, services: ServicesDep, caller: Privileged) -
         "replayed": sum(result.replayed for result in results),
     }
     return _json(answer, status.HTTP_201_CREATED)
+
+
+@router.post(
+    "/{event_id}/reverse",
+    summary="Undo a stored event (a refund): metrics, buckets, XP, streak, boards, contests",
+    response_model=ReversalOut,
+    responses=errors(404, 409),
+)
+async def reverse(
+    services: ServicesDep,
+    caller: Privileged,
+    event_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The event's `eventId`.")],
+    body: ReverseIn | None = None,
+) -> dict[str, Any]:
+    """Moves back, in one transaction, everything the event moved: its metric totals and time
+    buckets, its XP (the level follows, down too), the streak days it made, every board of
+    every period it counted in, and the contests it counted in; place changes go out as
+    `rankings:update`. Revocable achievements no longer held are revoked; others are kept. The
+    event stays stored, marked `reversedAt`. A second reverse of the same event is 409."""
+    reversal = await reverse_event(
+        services.engine,
+        event_id,
+        reason=body.reason if body is not None else None,
+        actor=caller.subject,
+    )
+    return reversal.as_json()
 
 
 def _json(

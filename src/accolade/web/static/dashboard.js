@@ -279,9 +279,24 @@ function achievementItem(achievement) {
     else text.append(element("span", "achievement-state", "Locked"));
   }
   item.append(text);
-  item.append(element("span", `rarity rarity-${achievement.rarity}`, achievement.rarity));
-  item.setAttribute("aria-label", `${achievement.name}: ${won ? "unlocked" : "locked"}`);
+  const side = element("span", "achievement-side");
+  side.append(element("span", `rarity rarity-${achievement.rarity}`, achievement.rarity));
+  const share = shareText(achievement);
+  side.append(element("span", "achievement-share", share));
+  item.append(side);
+  item.setAttribute(
+    "aria-label",
+    `${achievement.name}: ${won ? "unlocked" : "locked"}, ${share.toLowerCase()}`,
+  );
   return item;
+}
+
+// How many hold it, as the API counts it (holders of the users with an event).
+function shareText({ unlockedCount, rarityPercent }) {
+  if (!unlockedCount) return "Nobody yet";
+  if (typeof rarityPercent !== "number") return `${unlockedCount} have this`;
+  const shown = Number.isInteger(rarityPercent) ? String(rarityPercent) : rarityPercent.toFixed(1);
+  return `${rarityPercent < 0.1 ? "<0.1" : shown}% have this`;
 }
 
 function progressBar({ current, target }) {
@@ -386,6 +401,7 @@ function toast({ icon, title, body, kind = "achievement" }) {
 }
 
 const refreshProfile = debounce(loadProfile, 400);
+const refreshAchievements = debounce(loadAchievements, 800);
 
 function onUserEvent(type, data) {
   if (type === "achievement:earned") {
@@ -442,7 +458,11 @@ const publicChannel = new Channel({
     }
   },
   onEvent: (type, data) => {
-    if (type === "achievement:celebration") addToFeed(data, { arriving: true });
+    if (type === "achievement:celebration") {
+      addToFeed(data, { arriving: true });
+      // Someone's badge: its share (and every other's, with one more active user) moved.
+      if (me && typeof data.rarityPercent === "number") refreshAchievements();
+    }
     else if (type === "rankings:update" || type === "leaderboard:refresh") refreshBoard();
     else if (type.startsWith("contest:")) refreshContests();
   },

@@ -31,6 +31,10 @@ const RECENT_MAX = 8;
 // How long a celebration card stays (?cardSeconds=, 1 to 30); less when others are waiting.
 const CARD_MS = 1000 * Math.min(30, Math.max(1, Number(query.get("cardSeconds")) || 5.5));
 const CARD_BUSY_MS = Math.min(CARD_MS, 2500);
+// A rare badge (held by under RARE_PERCENT of active users) or a first unlock ever gets its own
+// card, held this many times longer.
+const RARE_PERCENT = 5;
+const SPECIAL_HOLD = 2;
 const QUEUE_MAX = 6; // beyond this, the oldest waiting go straight to the recent column
 // A contest going LIVE or ENDED is announced on tv-display (`contest:status`, `contest:ended`);
 // the slow poll only finds new upcoming (DRAFT) contests and covers a missed announcement.
@@ -111,9 +115,29 @@ function celebrate(data) {
   if (!showing) showNext();
 }
 
+// "First in the company!" for a badge's first unlock ever, "Only 3% have this" for a rare one;
+// null for any other celebration.
+function specialLine(data) {
+  if (data.first === true) return "First in the company!";
+  const percent = data.rarityPercent;
+  if (typeof percent !== "number" || percent >= RARE_PERCENT) return null;
+  if (percent < 0.1) return "Fewer than 0.1% have this";
+  const shown = Number.isInteger(percent) ? String(percent) : percent.toFixed(1);
+  return `Only ${shown}% have this`;
+}
+
+function holdMs(data) {
+  const ms = waiting.length ? CARD_BUSY_MS : CARD_MS;
+  return specialLine(data) ? ms * SPECIAL_HOLD : ms;
+}
+
 function card(data) {
   const node = element("article", `celebration type-${data.achievementType || "milestone"}`);
   if (data.rarity) node.classList.add(`rarity-${data.rarity}`);
+  const special = specialLine(data);
+  if (special) {
+    node.classList.add("special", data.first === true ? "special-first" : "special-rare");
+  }
   node.append(element("div", "burst"));
   node.append(element("div", "celebration-icon", iconOf(data)));
   const who = element("div", "celebration-user");
@@ -121,6 +145,7 @@ function card(data) {
   avatar.style.setProperty("--hue", hue(data.userId));
   who.append(avatar, element("span", null, data.userName || String(data.userId ?? "")));
   node.append(who);
+  if (special) node.append(element("p", "celebration-special", special));
   node.append(element("h2", "celebration-title", bareTitle(data)));
   if (data.description) node.append(element("p", "celebration-description", data.description));
   if (data.rarity) node.append(element("span", "celebration-rarity", data.rarity));
@@ -151,8 +176,14 @@ async function showNext() {
   placeLayer(layer);
   layer.replaceChildren(node);
   layer.classList.add("active");
-  announce(`${data.userName || data.userId}: ${bareTitle(data)}. ${data.description || ""}`);
-  await sleep(waiting.length ? CARD_BUSY_MS : CARD_MS);
+  const special = specialLine(data);
+  announce(
+    `${data.userName || data.userId}: ${bareTitle(data)}. ${special ? `${special} ` : ""}` +
+      `${data.description || ""}`,
+  );
+  const hold = holdMs(data);
+  node.dataset.holdMs = String(hold); // for a person (and the tests) to see which card lasts
+  await sleep(hold);
   node.classList.add("leaving");
   await sleep(reducedMotion() ? 0 : 450);
   layer.classList.remove("active");

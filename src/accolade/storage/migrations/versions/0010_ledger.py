@@ -26,7 +26,9 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("first_event_at", UTCDateTime(), nullable=True))
-    with op.batch_alter_table("achievements") as batch:
+    # Never recreated on SQLite: dropping the old `achievements` would cascade to every
+    # user's unlocks (`user_achievements` references it ON DELETE CASCADE, foreign keys on).
+    with op.batch_alter_table("achievements", recreate="never") as batch:
         batch.add_column(
             sa.Column("revocable", sa.Boolean(), nullable=False, server_default=sa.false())
         )
