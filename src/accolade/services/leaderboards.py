@@ -154,6 +154,10 @@ class _Transaction:
     # (board, user) rows a reversal empties: deleted at the commit when back at 0.
     vacate: set[tuple[Board, int]] = field(default_factory=set)
     vacated: list[Board] = field(default_factory=list)  # boards that lost a row so
+    # board -> the period keys of the last event that moved it: its refresh is asked for at the
+    # commit, every board in one order (asked event by event, two transactions moving the same
+    # boards in opposite orders would lock their throttle rows crosswise).
+    asks: dict[str, dict[Period, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +352,7 @@ class LeaderboardService:
                 await self._sales_update(
                     session, plan.user, plan.keys["month"], plan.before, plan.after, ranks
                 )
-            await self._refresh(session, sorted(plan.moved), plan.keys, now, pending)
+            pending.asks.update(dict.fromkeys(plan.moved, plan.keys))
             answers[id(plan.move)] = ranks
         return [answers.get(id(move), []) for move in moves]
 
@@ -451,7 +455,7 @@ class LeaderboardService:
         self,
         session: AsyncSession,
         boards: list[str],
-        keys: dict[Period, str],
+        keys: dict[str, dict[Period, str]],
         now: datetime,
         pending: _Transaction,
     ) -> None:
@@ -479,7 +483,7 @@ class LeaderboardService:
                 session,
                 rooms.TV_DISPLAY,
                 notices.LEADERBOARD_REFRESH,
-                {"metric": board, "periodKeys": dict(keys), "timestamp": iso(now)},
+                {"metric": board, "periodKeys": dict(keys[board]), "timestamp": iso(now)},
             )
         # Marked once per transaction: its later events find the mark already written.
         throttled = [
@@ -565,6 +569,9 @@ class LeaderboardService:
 
             async def write_rows(session: AsyncSession) -> None:
                 await session.run_sync(write)
+                if pending.asks:
+                    asks, pending.asks = pending.asks, {}
+                    await self._refresh(session, sorted(asks), asks, self.clock(), pending)
 
             commit.before_commit(session, _PENDING, write_rows)
             commit.after_commit(session, partial(self._committed, pending))
