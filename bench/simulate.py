@@ -54,6 +54,11 @@ PROPOSALS: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    # A gauge: XP moves with many event types, so this one replays every stored event.
+    "level 10": {
+        "name": "Veteran",
+        "requirements": [{"metric": "level", "operator": "gte", "threshold": 10}],
+    },
 }
 
 
