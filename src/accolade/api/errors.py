@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from accolade.domain import wire
 from accolade.domain.errors import DomainError
 
 log = logging.getLogger("accolade.api")
@@ -45,13 +46,8 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     source = loc[0] if loc else None
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
     if source == "path" and parts:
-        parts[0] = _camel(parts[0])
+        parts[0] = wire.camel(parts[0])
     return ".".join(parts) or str(loc[0] if loc else "request")
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word.capitalize() for word in rest)
 
 
 # Every 429 says when to come back; one second when the refusal does not know better.

@@ -1,9 +1,11 @@
 """Every real-time event the server sends, defined once: its name, the Socket.IO namespaces
 that carry it (the contract's "Real time" section), and the payload fields it always has.
 
-Services and the pipeline queue a `Notice` for a room (`storage.outbox.add_room_event`); the
-real-time side delivers it on the namespaces named here, and `/game-events` (plain WebSocket)
-carries everything addressed to the token's own user room. The payloads follow the seeds:
+A notice called with keywords builds its payload (`XP_GAINED(user_id=7, amount=50, ...)`): the
+one place where names become camelCase and moments ISO 8601. Services and the pipeline queue it
+for a room (`storage.outbox.add_room_event`); the real-time side delivers it on the namespaces
+named here, and `/game-events` (plain WebSocket) carries everything addressed to the token's
+own user room. The payloads follow the seeds:
 `AchievementEvent` (seed 000) on `achievement:*`, `RankingUpdate`, `XPGainEvent` and
 `LevelUpEvent` (seed 001); extra fields are allowed, the listed ones are always there.
 """
@@ -11,6 +13,9 @@ carries everything addressed to the token's own user room. The payloads follow t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from accolade.domain import wire
 
 LEADERBOARD = "/leaderboard"
 TRAINING = "/training"
@@ -29,6 +34,17 @@ class Notice:
     def missing(self, payload: dict[str, object]) -> frozenset[str]:
         """The fields this notice always has that `payload` lacks."""
         return self.fields - payload.keys()
+
+    def __call__(self, **values: Any) -> dict[str, Any]:
+        """This notice's payload as it goes on the wire, the one place payloads are spelled:
+        each keyword in camelCase (`user_name=` -> `userName`, `wire.camel`), its value as JSON
+        shows it (moments in ISO 8601 UTC, `wire.encode`), `timestamp` now unless given.
+        Refuses (ValueError) a payload that lacks a field the notice promises."""
+        payload = {wire.camel(name): wire.encode(value) for name, value in values.items()}
+        payload.setdefault("timestamp", wire.now_iso())
+        if lacking := self.missing(payload):
+            raise ValueError(f"{self.name} lacks {sorted(lacking)}")
+        return payload
 
 
 def _notice(name: str, namespaces: tuple[str, ...], fields: str = "") -> Notice:

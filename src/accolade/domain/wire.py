@@ -29,10 +29,15 @@ def now_iso() -> str:
     return iso(datetime.now(UTC))
 
 
+# Words the seeds' payloads spell in capitals inside a name (`totalXP`, seed 001's LevelUpEvent).
+_ACRONYMS = {"xp": "XP"}
+
+
 def camel(name: str) -> str:
-    """A Python name as the wire spells it: `user_name` -> `userName`."""
+    """A Python name as the wire spells it: `user_name` -> `userName`, `total_xp` -> `totalXP`;
+    a name without `_` stays as it is."""
     head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+    return head + "".join(_ACRONYMS.get(part, part.title()) for part in rest)
 
 
 def encode(value: Any) -> Any:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import levels, notices, rooms, streaks
-from accolade.domain.wire import iso
 from accolade.storage.models import User, UserStats, utcnow
 from accolade.storage.outbox import add_room_event
 
@@ -32,30 +31,30 @@ def gain_xp(
     tier = levels.tier_for_level(stats.level)
     name = user.user_name or str(user.external_id)
     room = rooms.user(user.external_id)
-    now = iso(utcnow())
+    now = utcnow()
     add_room_event(
         session,
         room,
         notices.XP_GAINED,
-        {
-            "userId": user.external_id,
-            "userName": name,
-            "amount": amount,
-            "source": source,
-            "newTotal": stats.xp,
-            "level": stats.level,
-            "timestamp": now,
-        },
+        notices.XP_GAINED(
+            user_id=user.external_id,
+            user_name=name,
+            amount=amount,
+            source=source,
+            new_total=stats.xp,
+            level=stats.level,
+            timestamp=now,
+        ),
     )
     if stats.level > old_level:
-        level_up = {
-            "userId": user.external_id,
-            "userName": name,
-            "previousLevel": old_level,
-            "newLevel": stats.level,
-            "totalXP": stats.xp,
-            "timestamp": now,
-        }
+        level_up = notices.LEVEL_UP(
+            user_id=user.external_id,
+            user_name=name,
+            previous_level=old_level,
+            new_level=stats.level,
+            total_xp=stats.xp,
+            timestamp=now,
+        )
         add_room_event(session, room, notices.LEVEL_UP, level_up)
         add_room_event(session, room, notices.PLAYER_LEVEL_UP, level_up)
     if tier > old_tier:
@@ -63,14 +62,14 @@ def gain_xp(
             session,
             room,
             notices.PLAYER_TIER_UPGRADE,
-            {
-                "userId": user.external_id,
-                "userName": name,
-                "previousTier": old_tier.label,
-                "newTier": tier.label,
-                "level": stats.level,
-                "timestamp": now,
-            },
+            notices.PLAYER_TIER_UPGRADE(
+                user_id=user.external_id,
+                user_name=name,
+                previous_tier=old_tier.label,
+                new_tier=tier.label,
+                level=stats.level,
+                timestamp=now,
+            ),
         )
     return {
         "gained": amount,
@@ -114,12 +113,12 @@ def streak_moved(
         session,
         rooms.user(user.external_id),
         notices.STREAK_UPDATE,
-        {
-            "userId": user.external_id,
-            "userName": user.user_name or str(user.external_id),
-            "currentStreak": stats.current_streak,
-            "bestStreak": stats.best_streak,
-            "reset": reset,
-            "timestamp": iso(at),
-        },
+        notices.STREAK_UPDATE(
+            user_id=user.external_id,
+            user_name=user.user_name or str(user.external_id),
+            current_streak=stats.current_streak,
+            best_streak=stats.best_streak,
+            reset=reset,
+            timestamp=at,
+        ),
     )
