@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from accolade.domain import celebrations as rules
 from accolade.domain import notices, rooms
 from accolade.domain.celebrations import Celebration, ContestPlacement
-from accolade.domain.wire import iso, now_iso
+from accolade.domain.wire import iso
 from accolade.storage.models import CelebrationRecord, Notification, User, utcnow
 from accolade.storage.outbox import add_room_event
 
@@ -151,15 +151,15 @@ class Broadcaster:
         """An unlock taken back: the user's notification and `achievement:revoked` to their own
         room only (never the TV: a revocation is not celebrated). Returns the payload."""
         now = utcnow()
-        payload: dict[str, Any] = {
-            "userId": user.external_id,
-            "userName": _display_name(user),
-            "achievementId": achievement_id,
-            "achievementType": achievement_type,
-            "title": title,
-            "reason": reason,
-            "timestamp": iso(now),
-        }
+        payload = notices.ACHIEVEMENT_REVOKED(
+            user_id=user.external_id,
+            user_name=_display_name(user),
+            achievement_id=achievement_id,
+            achievement_type=achievement_type,
+            title=title,
+            reason=reason,
+            timestamp=now,
+        )
         notification = Notification(
             user_id=user.id,
             type="achievement.revoked",
@@ -220,15 +220,14 @@ class Broadcaster:
         """Every change goes out as `rankings:update`; big ones (top 10 or 5+ up) are celebrated."""
         if previous_rank == new_rank:
             return Celebrated([])
-        update = {
-            "userId": user.external_id,
-            "userName": _display_name(user),
-            "previousRank": previous_rank,
-            "newRank": new_rank,
-            "metric": metric,
-            "value": value,
-            "timestamp": now_iso(),
-        }
+        update = notices.RANKINGS_UPDATE(
+            user_id=user.external_id,
+            user_name=_display_name(user),
+            previous_rank=previous_rank,
+            new_rank=new_rank,
+            metric=metric,
+            value=value,
+        )
         add_room_event(session, rooms.user(user.external_id), notices.RANKINGS_UPDATE, update)
         add_room_event(session, rooms.TV_DISPLAY, notices.RANKINGS_UPDATE, update)
         # Seed 003's clients hear of their own rank in their words, on `/`.

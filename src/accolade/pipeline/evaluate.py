@@ -22,7 +22,6 @@ from accolade.domain.requirements import (
     progress,
     value_key,
 )
-from accolade.domain.wire import iso
 from accolade.pipeline import rules as rules_module
 from accolade.pipeline.apply import UserState
 from accolade.pipeline.award import Awarded, award
@@ -163,9 +162,9 @@ class Evaluator:
                 session,
                 rooms.user(user.external_id),
                 notices.PROGRESS_UPDATE,
-                {
-                    "userId": user.external_id,
-                    "achievements": [
+                notices.PROGRESS_UPDATE(
+                    user_id=user.external_id,
+                    achievements=[
                         {
                             "achievementId": rule.achievement_id,
                             "name": rule.name,
@@ -174,8 +173,8 @@ class Evaluator:
                         }
                         for bar, rule in nearest
                     ],
-                    "timestamp": iso(utcnow()),
-                },
+                    timestamp=utcnow(),
+                ),
             )
         return awarded
 

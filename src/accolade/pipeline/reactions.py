@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import celebrations, notices, rooms
-from accolade.domain.wire import iso
 from accolade.pipeline import rules as rules_module
 from accolade.pipeline.award import award
 from accolade.pipeline.broadcaster import Broadcaster
@@ -41,15 +40,15 @@ class QuizCompleted:
             session,
             rooms.user(user.external_id),
             notices.QUIZ_COMPLETED,
-            {
-                "userId": user.external_id,
-                "quizId": data.get("quizId"),
-                "score": data.get("score"),
-                "maxScore": data.get("maxScore"),
-                "xp": event.meaning.xp,
-                "perfect": event.meaning.perfect_quiz,
-                "timestamp": iso(event.received_at),
-            },
+            notices.QUIZ_COMPLETED(
+                user_id=user.external_id,
+                quiz_id=data.get("quizId"),
+                score=data.get("score"),
+                max_score=data.get("maxScore"),
+                xp=event.meaning.xp,
+                perfect=event.meaning.perfect_quiz,
+                timestamp=event.received_at,
+            ),
         )
         if not event.meaning.perfect_quiz:
             return

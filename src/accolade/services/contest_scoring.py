@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accolade.domain import notices, rooms
 from accolade.domain.contests import ContestStatus, in_window
-from accolade.domain.wire import iso
 from accolade.storage import commit, versions
 from accolade.storage import contests as repo
 from accolade.storage.models import Contest, InstanceSetting, User, utcnow
@@ -332,14 +331,17 @@ class ContestScoring:
                 "value": value,
             }
             changes.append(change)
-            update = {
-                **change,
-                "name": contest.name,
-                "userId": user.external_id,
-                "userName": display_name(user),
-                "timestamp": iso(now),
-            }
-            del update["contest"]
+            update = notices.CONTEST_UPDATE(
+                contest_id=contest.id,
+                metric=contest.metric,
+                previous_rank=previous,
+                new_rank=rank,
+                value=value,
+                name=contest.name,
+                user_id=user.external_id,
+                user_name=display_name(user),
+                timestamp=now,
+            )
             # Held back: the standings are read when the trailing update goes out.
             if self.updates is None or self.updates.admit(session, contest.id, update):
                 update["leaderboard"] = await board(session, contest.id)

@@ -123,16 +123,17 @@ async def announce_status(
 ) -> None:
     """The status change, in each namespace's words; `contest:ended` with the final standings."""
     room = rooms.contest(contest.id)
-    status = {
-        "contestId": contest.id,
+    fields: dict[str, Any] = {
+        "contest_id": contest.id,
         "name": contest.name,
         "metric": contest.metric,
         "status": contest.status,
-        "previousStatus": previous.value,
-        "startedAt": iso(contest.started_at),
-        "endedAt": iso(contest.ended_at),
-        "timestamp": iso(now),
+        "previous_status": previous,
+        "started_at": contest.started_at,
+        "ended_at": contest.ended_at,
+        "timestamp": now,
     }
+    status = notices.CONTEST_STATUS(**fields)
     add_room_event(session, room, notices.CONTEST_STATUS, status)
     # The TV follows the live contest from `tv-display` alone (no poll needed to see it start);
     # a private contest is told only to its own room, which needs an invitation.
@@ -144,17 +145,17 @@ async def announce_status(
         session,
         room,
         notices.CONTEST_STATUS_CHANGED,
-        {**status, "oldStatus": previous.value, "newStatus": contest.status},
+        notices.CONTEST_STATUS_CHANGED(**fields, old_status=previous, new_status=contest.status),
     )
     if contest.status == ContestStatus.ENDED.value:
-        ended = {
-            "contestId": contest.id,
-            "name": contest.name,
-            "metric": contest.metric,
-            "endedAt": iso(contest.ended_at),
-            "leaderboard": await board(session, contest.id),
-            "timestamp": iso(now),
-        }
+        ended = notices.CONTEST_ENDED(
+            contest_id=contest.id,
+            name=contest.name,
+            metric=contest.metric,
+            ended_at=contest.ended_at,
+            leaderboard=await board(session, contest.id),
+            timestamp=now,
+        )
         add_room_event(session, room, notices.CONTEST_ENDED, ended)
         if public:
             add_room_event(session, rooms.TV_DISPLAY, notices.CONTEST_ENDED, ended)
@@ -176,14 +177,14 @@ def announce_problem_solved(
         session,
         rooms.problem(problem_id),
         notices.PROBLEM_SOLVED,
-        {
-            "userId": user.external_id,
-            "userName": display_name(user),
-            "problemId": problem_id,
-            "contestId": data.get("contestId"),
-            "xp": xp,
-            "timestamp": iso(at),
-        },
+        notices.PROBLEM_SOLVED(
+            user_id=user.external_id,
+            user_name=display_name(user),
+            problem_id=problem_id,
+            contest_id=data.get("contestId"),
+            xp=xp,
+            timestamp=at,
+        ),
     )
 
 
@@ -419,14 +420,14 @@ class ContestService:
                     session,
                     rooms.contest(contest.id),
                     notices.CONTEST_ENTRY,
-                    {
-                        "contestId": contest.id,
-                        "name": contest.name,
-                        "userId": user.external_id,
-                        "userName": display_name(user),
-                        "entrants": counts.get(contest.id, 0),
-                        "timestamp": iso(now),
-                    },
+                    notices.CONTEST_ENTRY(
+                        contest_id=contest.id,
+                        name=contest.name,
+                        user_id=user.external_id,
+                        user_name=display_name(user),
+                        entrants=counts.get(contest.id, 0),
+                        timestamp=now,
+                    ),
                 )
             return EntryView(
                 contest.id,

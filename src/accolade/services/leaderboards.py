@@ -43,7 +43,6 @@ from accolade.domain.boards import Board, EntryChange, Standing
 from accolade.domain.errors import NotFound
 from accolade.domain.identity import UserId
 from accolade.domain.periods import PERIODS, Period, check_key, period_key, period_keys
-from accolade.domain.wire import iso
 from accolade.leaderboard.base import LeaderboardStore
 from accolade.pipeline.broadcaster import Broadcaster
 from accolade.pipeline.commands import MetricMove
@@ -483,7 +482,9 @@ class LeaderboardService:
                 session,
                 rooms.TV_DISPLAY,
                 notices.LEADERBOARD_REFRESH,
-                {"metric": board, "periodKeys": dict(keys[board]), "timestamp": iso(now)},
+                notices.LEADERBOARD_REFRESH(
+                    metric=board, period_keys=dict(keys[board]), timestamp=now
+                ),
             )
         # Marked once per transaction: its later events find the mark already written.
         throttled = [
@@ -504,7 +505,9 @@ class LeaderboardService:
                     session,
                     rooms.TV_DISPLAY,
                     notices.LEADERBOARD_REFRESH,
-                    {"metric": board, "periodKeys": period_keys(now), "timestamp": iso(now)},
+                    notices.LEADERBOARD_REFRESH(
+                        metric=board, period_keys=period_keys(now), timestamp=now
+                    ),
                 )
         for board in due:  # committed: this node holds their next slot
             self._slots[board] = now + timedelta(seconds=self.refresh_interval_s)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from accolade.domain import notices, rooms
 from accolade.domain.identity import UserId
-from accolade.domain.wire import now_iso
 from accolade.storage import users as users_repo
 from accolade.storage.database import Database
+from accolade.storage.models import utcnow
 from accolade.storage.outbox import add_room_event
 
 
@@ -28,15 +28,16 @@ class TrainingService:
         async with self.database.transaction() as session:
             user, _ = await users_repo.ensure(session, user_id)
             room = rooms.user(user.external_id)
-            base = {"userId": user.external_id, "sessionId": session_id}
-            now = now_iso()
+            now = utcnow()
             count = 0
             if typing:
                 add_room_event(
                     session,
                     room,
                     notices.ROLEPLAY_TYPING,
-                    {**base, "typing": True, "timestamp": now},
+                    notices.ROLEPLAY_TYPING(
+                        user_id=user.external_id, session_id=session_id, typing=True, timestamp=now
+                    ),
                 )
                 count += 1
             for index, text in enumerate(chunks):
@@ -44,7 +45,13 @@ class TrainingService:
                     session,
                     room,
                     notices.ROLEPLAY_CHUNK,
-                    {**base, "index": index, "text": text, "timestamp": now},
+                    notices.ROLEPLAY_CHUNK(
+                        user_id=user.external_id,
+                        session_id=session_id,
+                        index=index,
+                        text=text,
+                        timestamp=now,
+                    ),
                 )
                 count += 1
             if response is not None:
@@ -52,7 +59,12 @@ class TrainingService:
                     session,
                     room,
                     notices.ROLEPLAY_RESPONSE,
-                    {**base, "message": response, "timestamp": now},
+                    notices.ROLEPLAY_RESPONSE(
+                        user_id=user.external_id,
+                        session_id=session_id,
+                        message=response,
+                        timestamp=now,
+                    ),
                 )
                 count += 1
             return count
