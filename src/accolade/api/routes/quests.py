@@ -29,7 +29,7 @@ from accolade.api.schemas import (
     user_id_query,
 )
 from accolade.pipeline.quests import ProgressView
-from accolade.storage.models import Quest
+from accolade.services.quests import shown
 
 router = APIRouter(prefix="/api/quests", tags=["quests"])
 
@@ -184,26 +184,6 @@ class ActiveQuestOut(QuestOut):
     progress: QuestProgressOut | None
 
 
-def _fields(quest: Quest) -> dict[str, Any]:
-    return {
-        "id": quest.id,
-        "title": quest.title,
-        "description": quest.description,
-        "type": quest.type,
-        "difficulty": quest.difficulty,
-        "steps": quest.steps,
-        "rewards": quest.rewards,
-        "requirements": quest.requirements,
-        "time_limit": quest.time_limit_s,
-        "start_date": quest.start_date,
-        "end_date": quest.end_date,
-        "is_active": quest.is_active,
-        "metadata": quest.meta,
-        "created_at": quest.created_at,
-        "updated_at": quest.updated_at,
-    }
-
-
 def _progress_out(view: ProgressView) -> QuestProgressOut:
     return QuestProgressOut(
         quest_id=view.quest_id,
@@ -228,7 +208,7 @@ def _progress_out(view: ProgressView) -> QuestProgressOut:
 )
 async def create_quest(body: QuestIn, services: ServicesDep, _: Privileged) -> QuestOut:
     quest = await services.quests.create(body.as_model_fields())
-    return QuestOut(**_fields(quest))
+    return QuestOut.model_validate(shown(quest))
 
 
 @router.get(
@@ -237,7 +217,7 @@ async def create_quest(body: QuestIn, services: ServicesDep, _: Privileged) -> Q
     summary="Every quest, active or not, by id (what `accolade load` compares a file with)",
 )
 async def list_quests(services: ServicesDep, _: Reader) -> list[QuestOut]:
-    return [QuestOut(**_fields(quest)) for quest in await services.quests.list_all()]
+    return [QuestOut.model_validate(shown(quest)) for quest in await services.quests.list_all()]
 
 
 # Declared before `/{quest_id}`, which would otherwise take `active` for an id.
@@ -252,10 +232,12 @@ async def active_quests(
     who = None if user_id is None and principal.is_privileged else acting_user(principal, user_id)
     listed = await services.quests.active(who)
     return [
-        ActiveQuestOut(
-            **_fields(quest),
-            status=view.status.value if view is not None else None,
-            progress=_progress_out(view) if view is not None else None,
+        ActiveQuestOut.model_validate(
+            {
+                **shown(quest),
+                "status": view.status.value if view is not None else None,
+                "progress": _progress_out(view) if view is not None else None,
+            }
         )
         for quest, view in listed
     ]
@@ -263,7 +245,7 @@ async def active_quests(
 
 @router.get("/{quest_id}", response_model=QuestOut, summary="One quest")
 async def get_quest(quest_id: QuestId, services: ServicesDep, _: Reader) -> QuestOut:
-    return QuestOut(**_fields(await services.quests.get(quest_id)))
+    return QuestOut.model_validate(shown(await services.quests.get(quest_id)))
 
 
 @router.post(
