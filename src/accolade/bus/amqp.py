@@ -14,6 +14,7 @@ import logging
 import aio_pika
 
 from accolade.bus.messages import RoomMessage
+from accolade.domain import rooms
 
 log = logging.getLogger("accolade.amqp")
 EXCHANGE = "gamification"
@@ -41,7 +42,7 @@ class AmqpPublisher:
         if self._exchange is None:
             return
         for message in messages:
-            if message.namespace is not None or not message.room.startswith("user:"):
+            if message.namespace is not None or not rooms.is_user_room(message.room):
                 continue
             body = json.dumps(
                 {
