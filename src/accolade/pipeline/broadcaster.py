@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +52,41 @@ class _Recorded:
         flag_modified(self.notification, "data")
 
 
+async def _notification(
+    session: AsyncSession,
+    user: User,
+    kind: str,
+    title: str,
+    body: str,
+    payload: dict[str, Any],
+    at: datetime,
+) -> Notification:
+    """The user's notification of `payload`, written now: its id goes out with it
+    (`notification:read {id}` needs it)."""
+    notification = Notification(
+        user_id=user.id, type=kind, title=title, body=body, data=payload, created_at=at
+    )
+    session.add(notification)
+    await session.flush()
+    return notification
+
+
+def _notify(
+    session: AsyncSession, user: User, notification: Notification, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Queue `notification` for the user's room: `payload` with the notification's own fields.
+    Returns what is sent."""
+    sent = {
+        **payload,
+        "id": notification.id,
+        "type": notification.type,
+        "title": notification.title,
+        "body": notification.body,
+    }
+    add_room_event(session, rooms.user(user.external_id), notices.NOTIFICATION, sent)
+    return sent
+
+
 def _display_name(user: User) -> str:
     return user.user_name or str(user.external_id)
 
@@ -84,29 +120,19 @@ class Broadcaster:
             public=not quiet,
         )
         session.add(record)
-        notification = Notification(
-            user_id=user.id,
-            type=f"celebration.{celebration.achievement_type.value}",
-            title=celebration.title,
-            body=celebration.description,
-            data=payload,
-            created_at=now,
+        notification = await _notification(
+            session,
+            user,
+            f"celebration.{celebration.achievement_type.value}",
+            celebration.title,
+            celebration.description,
+            payload,
+            now,
         )
-        session.add(notification)
-        await session.flush()  # its id goes out with it: `notification:read {id}` needs it
         if not quiet:
             add_room_event(session, rooms.TV_DISPLAY, notices.ACHIEVEMENT_CELEBRATION, payload)
         add_room_event(session, rooms.user(user.external_id), notices.ACHIEVEMENT_EARNED, payload)
-        notification_payload = {
-            **payload,
-            "id": notification.id,
-            "type": notification.type,
-            "title": notification.title,
-            "body": notification.body,
-        }
-        add_room_event(
-            session, rooms.user(user.external_id), notices.NOTIFICATION, notification_payload
-        )
+        notification_payload = _notify(session, user, notification, payload)
         return _Recorded(payload, notification_payload, record, notification)
 
     async def _all(
@@ -160,30 +186,11 @@ class Broadcaster:
             reason=reason,
             timestamp=now,
         )
-        notification = Notification(
-            user_id=user.id,
-            type="achievement.revoked",
-            title=f"{title} was taken back",
-            body=reason,
-            data=payload,
-            created_at=now,
+        notification = await _notification(
+            session, user, "achievement.revoked", f"{title} was taken back", reason, payload, now
         )
-        session.add(notification)
-        await session.flush()  # its id goes out with it, as a celebration's does
-        room = rooms.user(user.external_id)
-        add_room_event(session, room, notices.ACHIEVEMENT_REVOKED, payload)
-        add_room_event(
-            session,
-            room,
-            notices.NOTIFICATION,
-            {
-                **payload,
-                "id": notification.id,
-                "type": notification.type,
-                "title": notification.title,
-                "body": notification.body,
-            },
-        )
+        add_room_event(session, rooms.user(user.external_id), notices.ACHIEVEMENT_REVOKED, payload)
+        _notify(session, user, notification, payload)
         return payload
 
     async def training_milestone(
