@@ -321,7 +321,8 @@ async def test_users_seen_first_in_events_are_not_logged(client, admin, service)
     assert await entries(client, admin) == []
 
 
-async def test_reward_revoke(client, admin, service):
+async def pending_reward(client: Any, service: dict[str, str]) -> int:
+    """User 3's pending reward: an XP reward of the "Caller" badge, unlocked by one call."""
     await client.post(
         ACHIEVEMENTS,
         json={
@@ -333,6 +334,11 @@ async def test_reward_revoke(client, admin, service):
     )
     answer = await client.post("/api/events", json={"userId": 3, "type": "calls"}, headers=service)
     (distribution_id,) = answer.json()["unlocked"][0]["rewardDistributionIds"]
+    return int(distribution_id)
+
+
+async def test_reward_revoke(client, admin, service):
+    distribution_id = await pending_reward(client, service)
     pending = await client.get("/api/rewards", params={"userId": 3}, headers=service)
     revoked = await client.post(f"/api/rewards/{distribution_id}/revoke", headers=admin)
     assert revoked.status_code == 200, revoked.text
@@ -465,17 +471,7 @@ async def test_a_change_that_rolls_back_leaves_no_entry(app, client, admin):
 
 
 async def test_a_revoke_refused_as_already_revoked_leaves_one_entry(client, admin, service):
-    await client.post(
-        ACHIEVEMENTS,
-        json={
-            "name": "Caller",
-            "requirements": [{"metric": "calls", "operator": "gte", "threshold": 1}],
-            "rewards": [{"type": "XP", "value": 10}],
-        },
-        headers=service,
-    )
-    answer = await client.post("/api/events", json={"userId": 3, "type": "calls"}, headers=service)
-    (distribution_id,) = answer.json()["unlocked"][0]["rewardDistributionIds"]
+    distribution_id = await pending_reward(client, service)
     assert (
         await client.post(f"/api/rewards/{distribution_id}/revoke", headers=admin)
     ).status_code == 200
